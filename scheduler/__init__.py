@@ -1,0 +1,3 @@
+"""anniversary-scheduler: yearly commemoration campaigns, computed and sent exactly once."""
+
+__version__ = "0.1.0"

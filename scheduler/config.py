@@ -1,0 +1,271 @@
+"""config.toml: read and validated whole before anything starts.
+
+A mistake becomes one line per problem, naming the file, the key path and what is
+allowed; nothing is touched until the whole file is valid. Secrets are never in the
+file: it names the environment variables they come from.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from babel import Locale, UnknownLocaleError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from scheduler.anniversary import LeapDayRule
+from scheduler.errors import ConfigError, UnknownCampaign, UnknownStage
+
+DEFAULT_CONFIG = Path("config.toml")
+_SLUG = r"^[a-z0-9][a-z0-9-]*$"
+
+
+class _Strict(BaseModel):
+    # Unknown keys are errors: a misspelt `late_cutof_hours` must not be ignored silently.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError) as exc:
+        raise ValueError(
+            f"must be an IANA time zone such as Asia/Baku or America/Los_Angeles (got {value!r})"
+        ) from exc
+    if value not in available_timezones() and value != "UTC":
+        raise ValueError(f"must be an IANA time zone such as Asia/Baku (got {value!r})")
+    return value
+
+
+def check_language(value: str) -> str:
+    try:
+        Locale.parse(value.replace("-", "_"))
+    except (UnknownLocaleError, ValueError) as exc:
+        raise ValueError(f"must be a CLDR language code such as en, az, ru, tr (got {value!r})") from exc
+    return value
+
+
+class DatabaseConfig(_Strict):
+    url: str = "sqlite:///subscribers.db"
+
+
+class SenderConfig(_Strict):
+    from_email: str
+    from_name: str
+    postal_address: Annotated[str, Field(min_length=5)]
+    public_url: Annotated[str, Field(pattern=r"^https://[^\s]+$")]
+    #: the mailto: half of List-Unsubscribe; defaults to from_email
+    unsubscribe_mailto: str | None = None
+    reply_to: str | None = None
+    #: the environment variable holding the key that signs unsubscribe tokens
+    signing_key_env: str = "ANNIVERSARY_SIGNING_KEY"
+
+    @field_validator("from_email", "unsubscribe_mailto", "reply_to")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from email_validator import EmailNotValidError, validate_email
+
+        try:
+            return validate_email(value, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise ValueError(f"must be an email address (got {value!r}: {exc})") from exc
+
+
+class SmtpConfig(_Strict):
+    host: str = "localhost"
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password_env: str = "SMTP_PASSWORD"
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+
+
+class SendgridConfig(_Strict):
+    api_key_env: str = "SENDGRID_API_KEY"
+    host: Annotated[str, Field(pattern=r"^https?://[^\s]+$")] = "https://api.sendgrid.com"
+    sandbox_mode: bool = False
+    asm_group_id: int | None = None
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    max_retries: Annotated[int, Field(ge=0, le=20)] = 5
+
+
+class TransportConfig(_Strict):
+    kind: Literal["outbox", "smtp", "sendgrid"] = "outbox"
+    outbox_dir: Path = Path("outbox")
+    #: messages per second across the run; 0 means unlimited
+    rate_per_second: Annotated[float, Field(ge=0)] = 0
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 1
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = 100
+    smtp: SmtpConfig = SmtpConfig()
+    sendgrid: SendgridConfig = SendgridConfig()
+
+
+class StageConfig(_Strict):
+    id: Annotated[str, Field(pattern=_SLUG)]
+    days_before: Annotated[int, Field(ge=0, le=366)]
+    send_time: time
+
+
+class CampaignConfig(_Strict):
+    id: Annotated[str, Field(pattern=_SLUG)]
+    title: Annotated[str, Field(min_length=1)]
+    event_date: date
+    timezone: str
+    silence_time: time
+    languages: Annotated[list[str], Field(min_length=1)]
+    templates: Path
+    late_cutoff_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 12
+    leap_day: LeapDayRule = "feb28"
+    stage: Annotated[list[StageConfig], Field(min_length=1)]
+
+    _zone = field_validator("timezone")(classmethod(lambda cls, v: check_zone(v)))
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: list[str]) -> list[str]:
+        for lang in value:
+            check_language(lang)
+        if len(set(value)) != len(value):
+            raise ValueError(f"must not repeat a language (got {value!r})")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_stages(self) -> CampaignConfig:
+        ids = [s.id for s in self.stage]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"stage ids must be unique (got {ids!r})")
+        return self
+
+    def get_stage(self, stage_id: str) -> StageConfig:
+        for stage in self.stage:
+            if stage.id == stage_id:
+                return stage
+        raise UnknownStage(self.id, stage_id, [s.id for s in self.stage])
+
+
+class OrganizersConfig(_Strict):
+    emails: list[str] = []
+    heads_up_days: Annotated[int, Field(ge=1, le=120)] = 30
+
+
+class Config(_Strict):
+    database: DatabaseConfig = DatabaseConfig()
+    sender: SenderConfig
+    transport: TransportConfig = TransportConfig()
+    organizers: OrganizersConfig = OrganizersConfig()
+    campaign: Annotated[list[CampaignConfig], Field(min_length=1)]
+    #: set by load_config: the folder relative paths resolve against
+    base_dir: Path = Path(".")
+    path: Path = DEFAULT_CONFIG
+
+    @model_validator(mode="after")
+    def _unique_campaigns(self) -> Config:
+        ids = [c.id for c in self.campaign]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"campaign ids must be unique (got {ids!r})")
+        return self
+
+    def get_campaign(self, campaign_id: str) -> CampaignConfig:
+        for campaign in self.campaign:
+            if campaign.id == campaign_id:
+                return campaign
+        raise UnknownCampaign(campaign_id, [c.id for c in self.campaign])
+
+    @property
+    def shared_templates(self) -> Path:
+        return self.base_dir / "templates"
+
+    def campaign_templates(self, campaign: CampaignConfig) -> Path:
+        return self.base_dir / campaign.templates
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.base_dir / self.transport.outbox_dir
+
+    @property
+    def database_url(self) -> str:
+        """sqlite:///relative.db resolves against config.toml's folder."""
+        url = self.database.url
+        match = re.match(r"^sqlite(\+\w+)?:///(?!/)(.+)$", url)
+        if match and match.group(2) != ":memory:":
+            return f"sqlite{match.group(1) or ''}:///{(self.base_dir / match.group(2)).resolve()}"
+        return url
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _explain(err: dict[str, Any]) -> str:
+    kind = err["type"]
+    loc = err["loc"]
+    if kind == "extra_forbidden":
+        parent = loc[:-1]
+        model: Any = Config
+        for part in parent:
+            if isinstance(part, int):
+                continue
+            field = model.model_fields.get(part)
+            ann = field.annotation if field else None
+            args = getattr(ann, "__args__", ())
+            model = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+            if model is None:
+                break
+        allowed = ", ".join(k for k in (model.model_fields if model else {}) if k not in ("base_dir", "path"))
+        return f"unknown key; allowed here: {allowed}"
+    if kind == "missing":
+        return "is required"
+    if kind == "literal_error":
+        return f"must be one of {err['ctx']['expected']} (got {err['input']!r})"
+    if kind in ("time_type", "time_parsing"):
+        return f"must be a time such as 10:00:00 (got {err['input']!r})"
+    if kind in ("date_type", "date_parsing", "date_from_datetime_inexact"):
+        return f"must be a date such as 1990-01-20 (got {err['input']!r})"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch":
+        pattern = err["ctx"]["pattern"]
+        what = "an https:// URL" if "https" in pattern else "lowercase letters, digits and '-'"
+        return f"must be {what} (got {err['input']!r})"
+    if "input" in err and kind not in ("value_error",):
+        return f"{msg} (got {err['input']!r})"
+    return msg
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """Validate ``text`` as the config at ``path``; raise ConfigError with every problem."""
+    name = str(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: invalid TOML: {exc}") from None
+    data.pop("base_dir", None)
+    data.pop("path", None)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{name}: {_loc(e['loc'])}: {_explain(dict(e))}" for e in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
+    return config.model_copy(update={"base_dir": path.parent.resolve(), "path": path})
+
+
+def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file (pass --config PATH)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse_config(text, path)

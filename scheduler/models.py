@@ -1,0 +1,110 @@
+"""The tables, as SQLModel classes. Only :mod:`scheduler.store` runs SQL against them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Index, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (which keeps no zone)
+    and PostgreSQL (timestamptz) alike. A naive datetime is a bug: refuse it."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError(f"expected an aware datetime, got {value!r}")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+
+
+class State(StrEnum):
+    """Where one (campaign, year, stage, subscriber) ends a run (issue 2, section 7).
+
+    ``unknown`` is written when an entry is claimed and replaced once the transport
+    answers; one left behind means the process died, or the answer was lost, while the
+    message was in flight. It is never resent automatically.
+    """
+
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UNKNOWN = "unknown"
+
+
+def _utc() -> Column[datetime]:
+    return Column(UTCDateTime(), nullable=False)
+
+
+class Subscriber(SQLModel, table=True):
+    __tablename__ = "subscriber"
+    __table_args__ = (Index("ix_subscriber_status_zone", "status", "timezone", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: the address as normalized by email-validator (domain lower-cased)
+    email: str
+    #: lower-cased address: one subscriber without regard to case
+    email_key: str = Field(unique=True, index=True)
+    name: str = ""
+    language: str
+    timezone: str
+    status: str = Field(default=Status.ACTIVE.value)
+    consent_at: datetime = Field(sa_column=_utc())
+    consent_source: str
+    created_at: datetime = Field(sa_column=_utc())
+    updated_at: datetime = Field(sa_column=_utc())
+
+
+class LedgerEntry(SQLModel, table=True):
+    __tablename__ = "ledger"
+    __table_args__ = (
+        UniqueConstraint("campaign", "year", "stage", "subscriber_id", name="uq_ledger_entry"),
+        Index("ix_ledger_run_state", "run_id", "state"),
+        Index("ix_ledger_cys_state", "campaign", "year", "stage", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign: str
+    year: int
+    stage: str
+    subscriber_id: int = Field(foreign_key="subscriber.id")
+    state: str
+    message_id: str | None = None
+    reason: str | None = None
+    run_id: str
+    transport: str
+    updated_at: datetime = Field(sa_column=_utc())
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "run"
+
+    id: str = Field(primary_key=True)
+    command: str
+    started_at: datetime = Field(sa_column=_utc())
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    summary: str = ""

@@ -1,0 +1,453 @@
+"""Every SQL statement the package runs. SQLite is the default; PostgreSQL works too.
+
+Claims are portable: an entry is claimed by ``INSERT ... ON CONFLICT DO NOTHING`` on the
+ledger's unique (campaign, year, stage, subscriber) key, so two senders on one database
+can never both own an entry. On SQLite each write transaction starts with
+``BEGIN IMMEDIATE`` (issue 4, section 3) so concurrent claimers queue instead of
+failing half-way with "database is locked".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Engine,
+    and_,
+    delete,
+    event,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlmodel import SQLModel, create_engine
+
+from scheduler.errors import SchedulerError
+from scheduler.models import LedgerEntry, Run, State, Status, Subscriber
+
+S = Subscriber.__table__  # type: ignore[attr-defined]
+L = LedgerEntry.__table__  # type: ignore[attr-defined]
+R = Run.__table__  # type: ignore[attr-defined]
+
+
+class StoreError(SchedulerError):
+    pass
+
+
+@dataclass(frozen=True)
+class SubscriberRow:
+    email: str
+    name: str
+    language: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Claimed:
+    entry_id: int
+    subscriber_id: int
+    email: str
+    name: str
+    language: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Result:
+    entry_id: int
+    state: State
+    message_id: str | None = None
+    reason: str | None = None
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the driver, open transactions, so BEGIN IMMEDIATE sticks.
+            dbapi_connection.isolation_level = None
+            cur = dbapi_connection.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine = make_engine(url)
+            SQLModel.metadata.create_all(self.engine)
+        except (SQLAlchemyError, ValueError) as exc:
+            raise StoreError(f"cannot open database {self._safe_url()}: {exc}") from None
+
+    def _safe_url(self) -> str:
+        # Never print a password that a PostgreSQL URL may carry.
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _insert(self, table: Any) -> Any:
+        dialect = self.engine.dialect.name
+        if dialect == "sqlite":
+            return sqlite.insert(table)
+        if dialect == "postgresql":
+            return postgresql.insert(table)
+        raise StoreError(f"unsupported database dialect {dialect!r}: use sqlite or postgresql")
+
+    # -- subscribers -------------------------------------------------------------
+
+    def upsert_subscribers(
+        self, rows: Sequence[SubscriberRow], source: str, now: datetime
+    ) -> dict[str, int]:
+        """Add new subscribers as active (the organizer vouches for their consent) and
+        update a changed name, language or zone. Returns counts of added/updated/unchanged."""
+        counts = {"added": 0, "updated": 0, "unchanged": 0}
+        if not rows:
+            return counts
+        with self.engine.begin() as conn:
+            for chunk_start in range(0, len(rows), 500):
+                chunk = rows[chunk_start : chunk_start + 500]
+                keys = [r.email.lower() for r in chunk]
+                existing = {
+                    row.email_key: row
+                    for row in conn.execute(
+                        select(S.c.id, S.c.email_key, S.c.name, S.c.language, S.c.timezone).where(
+                            S.c.email_key.in_(keys)
+                        )
+                    )
+                }
+                for r, key in zip(chunk, keys, strict=True):
+                    old = existing.get(key)
+                    if old is None:
+                        conn.execute(
+                            insert(S).values(
+                                email=r.email, email_key=key, name=r.name, language=r.language,
+                                timezone=r.timezone, status=Status.ACTIVE.value, consent_at=now,
+                                consent_source=source, created_at=now, updated_at=now,
+                            )
+                        )
+                        counts["added"] += 1
+                        existing[key] = r  # type: ignore[assignment]  # a duplicate row later in the file
+                    elif (old.name, old.language, old.timezone) != (r.name, r.language, r.timezone):
+                        conn.execute(
+                            update(S).where(S.c.email_key == key).values(
+                                name=r.name, language=r.language, timezone=r.timezone, updated_at=now
+                            )
+                        )
+                        counts["updated"] += 1
+                    else:
+                        counts["unchanged"] += 1
+        return counts
+
+    def set_status(self, email: str, status: Status, now: datetime) -> bool:
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(S).where(S.c.email_key == email.lower()).values(status=status.value, updated_at=now)
+            )
+            return bool(res.rowcount)
+
+    def remove_subscriber(self, email: str) -> bool:
+        """Delete a subscriber and their ledger rows: no personal data stays behind."""
+        with self.engine.begin() as conn:
+            sid = conn.execute(select(S.c.id).where(S.c.email_key == email.lower())).scalar()
+            if sid is None:
+                return False
+            conn.execute(delete(L).where(L.c.subscriber_id == sid))
+            conn.execute(delete(S).where(S.c.id == sid))
+            return True
+
+    def iter_subscribers(
+        self, status: Status | None = None, chunk: int = 1000
+    ) -> Iterator[dict[str, Any]]:
+        """Streamed by keyset pages, never all in memory."""
+        after = 0
+        while True:
+            query = select(S).where(S.c.id > after).order_by(S.c.id).limit(chunk)
+            if status is not None:
+                query = query.where(S.c.status == status.value)
+            with self.engine.connect() as conn:
+                rows = [dict(r._mapping) for r in conn.execute(query)]
+            if not rows:
+                return
+            yield from rows
+            after = rows[-1]["id"]
+
+    def count_subscribers(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(S.c.status, func.count()).group_by(S.c.status))
+            return {str(status): int(n) for status, n in rows}
+
+    def active_zones(self) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(S.c.timezone).where(S.c.status == Status.ACTIVE.value).distinct()
+            )
+            return sorted(r[0] for r in rows)
+
+    def active_languages(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(S.c.language, func.count())
+                .where(S.c.status == Status.ACTIVE.value)
+                .group_by(S.c.language)
+            )
+            return {str(lang): int(n) for lang, n in rows}
+
+    def get_subscriber(self, email: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(S).where(S.c.email_key == email.lower())).first()
+            return dict(row._mapping) if row else None
+
+    # -- the ledger --------------------------------------------------------------
+
+    def _eligible(
+        self,
+        campaign: str,
+        year: int,
+        stage: str,
+        zones: Iterable[str] | None,
+        consented_before: datetime | None,
+    ) -> Any:
+        already = exists().where(
+            and_(
+                L.c.campaign == campaign,
+                L.c.year == year,
+                L.c.stage == stage,
+                L.c.subscriber_id == S.c.id,
+            )
+        )
+        cond = and_(S.c.status == Status.ACTIVE.value, ~already)
+        if zones is not None:
+            cond = and_(cond, S.c.timezone.in_(list(zones)))
+        if consented_before is not None:
+            cond = and_(cond, S.c.consent_at <= consented_before)
+        return cond
+
+    def claim_batch(
+        self,
+        campaign: str,
+        year: int,
+        stage: str,
+        *,
+        claim_id: str,
+        transport: str,
+        limit: int,
+        after: int,
+        now: datetime,
+        zones: Iterable[str] | None = None,
+        consented_before: datetime | None = None,
+    ) -> list[Claimed]:
+        """Atomically claim up to ``limit`` unsent entries with subscriber id > ``after``.
+
+        The claim is written as ``unknown`` before anything is sent, so a process that
+        dies mid-send leaves entries that are never sent again automatically.
+        """
+        chosen = (
+            select(
+                literal(campaign), literal(year), literal(stage), S.c.id,
+                literal(State.UNKNOWN.value), literal(claim_id), literal(transport), literal(now, L.c.updated_at.type),
+            )
+            .where(and_(S.c.id > after, self._eligible(campaign, year, stage, zones, consented_before)))
+            .order_by(S.c.id)
+            .limit(limit)
+        )
+        stmt = (
+            self._insert(L)
+            .from_select(
+                ["campaign", "year", "stage", "subscriber_id", "state", "run_id", "transport", "updated_at"],
+                chosen,
+            )
+            .on_conflict_do_nothing(index_elements=["campaign", "year", "stage", "subscriber_id"])
+        )
+        with self._retrying() as begin:
+            with begin() as conn:
+                conn.execute(stmt)
+                rows = conn.execute(
+                    select(L.c.id, S.c.id, S.c.email, S.c.name, S.c.language, S.c.timezone)
+                    .join(S, S.c.id == L.c.subscriber_id)
+                    .where(L.c.run_id == claim_id)
+                    .order_by(S.c.id)
+                ).all()
+        return [Claimed(*r) for r in rows]
+
+    def _retrying(self) -> Any:
+        store = self
+
+        class _Ctx:
+            def __enter__(self) -> Any:
+                return store.engine.begin
+
+            def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+                if isinstance(exc, OperationalError) and "locked" in str(exc):
+                    raise StoreError("the database stayed locked for 60 s; is another sender stuck?")
+                return False
+
+        return _Ctx()
+
+    def record(self, results: Sequence[Result], now: datetime) -> None:
+        """Write the transport's answers, in one transaction per batch."""
+        if not results:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(L)
+                .where(L.c.id == _bind("eid"))
+                .values(state=_bind("st"), message_id=_bind("mid"), reason=_bind("why"), updated_at=now),
+                [
+                    {"eid": r.entry_id, "st": r.state.value, "mid": r.message_id, "why": r.reason}
+                    for r in results
+                ],
+            )
+
+    def release(self, entry_ids: Sequence[int]) -> None:
+        """Drop claims that certainly were not sent (e.g. the API refused the key)."""
+        if not entry_ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(L).where(and_(L.c.id.in_(list(entry_ids)), L.c.state == State.UNKNOWN.value))
+            )
+
+    def skip_unsent(
+        self,
+        campaign: str,
+        year: int,
+        stage: str,
+        *,
+        reason: str,
+        claim_id: str,
+        transport: str,
+        now: datetime,
+        zones: Iterable[str] | None = None,
+        consented_before: datetime | None = None,
+    ) -> int:
+        """Record every eligible subscriber without an entry as skipped, with why."""
+        chosen = select(
+            literal(campaign), literal(year), literal(stage), S.c.id, literal(State.SKIPPED.value),
+            literal(reason), literal(claim_id), literal(transport), literal(now, L.c.updated_at.type),
+        ).where(self._eligible(campaign, year, stage, zones, consented_before))
+        stmt = (
+            self._insert(L)
+            .from_select(
+                ["campaign", "year", "stage", "subscriber_id", "state", "reason", "run_id", "transport", "updated_at"],
+                chosen,
+            )
+            .on_conflict_do_nothing(index_elements=["campaign", "year", "stage", "subscriber_id"])
+        )
+        with self.engine.begin() as conn:
+            return int(conn.execute(stmt).rowcount or 0)
+
+    def count_unsent(
+        self, campaign: str, year: int, stage: str, zones: Iterable[str] | None = None,
+        consented_before: datetime | None = None,
+    ) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(S).where(
+                        self._eligible(campaign, year, stage, zones, consented_before)
+                    )
+                ).scalar() or 0
+            )
+
+    def iter_unsent(
+        self, campaign: str, year: int, stage: str, chunk: int = 1000
+    ) -> Iterator[Claimed]:
+        """What a send would claim, without claiming it (for --dry-run)."""
+        after = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(literal(0), S.c.id, S.c.email, S.c.name, S.c.language, S.c.timezone)
+                    .where(and_(S.c.id > after, self._eligible(campaign, year, stage, None, None)))
+                    .order_by(S.c.id)
+                    .limit(chunk)
+                ).all()
+            if not rows:
+                return
+            yield from (Claimed(*r) for r in rows)
+            after = rows[-1][1]
+
+    def ledger_counts(self, campaign: str, year: int) -> dict[str, dict[str, int]]:
+        """{stage: {state: n}} for one campaign year."""
+        out: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(L.c.stage, L.c.state, func.count())
+                .where(and_(L.c.campaign == campaign, L.c.year == year))
+                .group_by(L.c.stage, L.c.state)
+            )
+            for stage, state, n in rows:
+                out.setdefault(str(stage), {})[str(state)] = int(n)
+        return out
+
+    def entries(
+        self, campaign: str, year: int, stage: str | None = None, state: State | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        query = (
+            select(L, S.c.email)
+            .join(S, S.c.id == L.c.subscriber_id)
+            .where(and_(L.c.campaign == campaign, L.c.year == year))
+            .order_by(L.c.id)
+        )
+        if stage is not None:
+            query = query.where(L.c.stage == stage)
+        if state is not None:
+            query = query.where(L.c.state == state.value)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def forget_entries(self, entry_ids: Sequence[int], state: State) -> int:
+        """Delete entries in ``state`` so the next send covers them again (a deliberate resend)."""
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                delete(L).where(and_(L.c.id.in_(list(entry_ids)), L.c.state == state.value))
+            )
+            return int(res.rowcount or 0)
+
+    # -- runs --------------------------------------------------------------------
+
+    def start_run(self, run_id: str, command: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(R).values(id=run_id, command=command, started_at=now))
+
+    def finish_run(self, run_id: str, summary: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(R).where(R.c.id == run_id).values(finished_at=now, summary=summary))
+
+    def last_run(self) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(R).order_by(R.c.started_at.desc()).limit(1)).first()
+            return dict(row._mapping) if row else None
+
+
+def _bind(name: str) -> Any:
+    from sqlalchemy import bindparam
+
+    return bindparam(name)
