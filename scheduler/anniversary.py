@@ -67,9 +67,7 @@ class Moment:
         return self.utc.astimezone(tz)
 
 
-def silence_moment(
-    event_date: date, year: int, silence_time: time, event_zone: str, leap_day: LeapDayRule
-) -> Moment:
+def silence_moment(event_date: date, year: int, silence_time: time, event_zone: str, leap_day: LeapDayRule) -> Moment:
     """The minute of silence is one moment everywhere: 12:00 in Baku on 20 January."""
     day = event_date_in(event_date, year, leap_day)
     return Moment(wall_time(day, silence_time, ZoneInfo(event_zone)))

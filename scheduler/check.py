@@ -8,6 +8,7 @@ later") that is not the anniversary computed for that year.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 from collections.abc import Iterator
@@ -76,10 +77,8 @@ def _patterns(language: str) -> tuple[re.Pattern[str], re.Pattern[str] | None, d
                     cardinals.setdefault(_key(numbers.spellout(n, lang, rs)), n)
             except TemplateProblem:
                 continue
-        try:
+        with contextlib.suppress(TemplateProblem):
             ordinals.setdefault(numbers.ordinal(n, lang).lower(), n)
-        except TemplateProblem:
-            pass
     spelled = sorted((f for f in ordinals if not f[0].isdigit()), key=len, reverse=True)
     # Digits with a language's ordinal mark: 23rd, 23-cü, 23-я / 23-го, 23'üncü, 23.
     digit_mark = {
@@ -173,7 +172,11 @@ def check_campaign(config: Config, campaign: CampaignConfig, first_year: int) ->
 
 
 def _check_renders(
-    config: Config, campaign: CampaignConfig, templates: TemplateSet, stage_id: str, language: str,
+    config: Config,
+    campaign: CampaignConfig,
+    templates: TemplateSet,
+    stage_id: str,
+    language: str,
     first_year: int,
 ) -> Iterator[Problem]:
     stage = campaign.get_stage(stage_id)

@@ -50,8 +50,12 @@ class AnniversaryGroup(click.Group):
 
 def config_option(func: F) -> F:
     return click.option(
-        "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-        default=DEFAULT_CONFIG, show_default=True, envvar="ANNIVERSARY_CONFIG",
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=DEFAULT_CONFIG,
+        show_default=True,
+        envvar="ANNIVERSARY_CONFIG",
         help="config.toml to use; relative paths inside it resolve against its folder.",
     )(func)
 
@@ -62,8 +66,8 @@ def get_config(path: Path) -> Config:
 
 @click.group(cls=AnniversaryGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="anniversary-scheduler")
-@click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
-def cli(verbose: bool) -> None:
+@click.option("-v", "--verbose", count=True, help="-v logs each event (INFO), -vv everything (DEBUG).")
+def cli(verbose: int) -> None:
     """Yearly commemoration campaigns: computed anniversaries, organizer-edited
     templates, every subscriber reached once and on time.
 
@@ -74,7 +78,7 @@ def cli(verbose: bool) -> None:
     """
     import logging
 
-    setup_logging(logging.DEBUG if verbose else logging.INFO)
+    setup_logging({0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from datetime import UTC
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,9 +17,10 @@ from scheduler.cli import config_option, get_config, parse_now, utcnow
 from scheduler.config import Config
 from scheduler.errors import UsageError
 from scheduler.models import State
+from scheduler.numbers import ordinal
 from scheduler.render import SubscriberView
 from scheduler.sender import RunCounts, Sender
-from scheduler.store import Claimed, Store
+from scheduler.store import Store
 from scheduler.tokens import Signer
 from scheduler.transports import make_transport
 
@@ -82,12 +82,23 @@ def check(year: int | None, config_path: Path) -> None:
 @click.option("--language", default=None, help="Message language (default: the campaign's first).")
 @click.option("--email", default=None, help="Preview as this subscriber (their name, language, zone).")
 @click.option("--timezone", "zone", default=None, help="Subscriber zone (default: the event's).")
-@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the HTML part to this file.")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the HTML part to this file.",
+)
 @config_option
 def preview(
-    campaign_id: str, stage_id: str, year: int | None, language: str | None, email: str | None,
-    zone: str | None, html_file: Path | None, config_path: Path,
+    campaign_id: str,
+    stage_id: str,
+    year: int | None,
+    language: str | None,
+    email: str | None,
+    zone: str | None,
+    html_file: Path | None,
+    config_path: Path,
 ) -> None:
     """Print exactly the subject and text part a subscriber would get.
 
@@ -155,7 +166,9 @@ def send(campaign_id: str, stage_id: str, year: int | None, dry_run: bool, confi
             langs[out.rendered.language] = langs.get(out.rendered.language, 0) + 1
             n += 1
         detail = ", ".join(f"{k} {v}" for k, v in sorted(langs.items()))
-        click.echo(f"dry run: {campaign.id} {y} {stage.id} would go to {n} subscriber(s)" + (f" ({detail})" if n else ""))
+        click.echo(
+            f"dry run: {campaign.id} {y} {stage.id} would go to {n} subscriber(s)" + (f" ({detail})" if n else "")
+        )
         return
     sender = _sender(config)
     with sender.transport:
@@ -201,14 +214,17 @@ def status(year: int | None, config_path: Path) -> None:
     for campaign in config.campaign:
         y = _year(config, campaign.id, year)
         counts = store.ledger_counts(campaign.id, y)
-        click.echo(f"{campaign.id} {y} ({anniversary_number(campaign.event_date, y)}. anniversary)")
+        number = anniversary_number(campaign.event_date, y)
+        click.echo(f"{campaign.id} {y}: the {ordinal(number, 'en')} anniversary")
         slots = planner.slots(campaign, [y], zones)
         for stage in campaign.stage:
             upcoming = [s for s in slots if s.stage == stage.id and s.due > now]
             if upcoming:
                 nxt = upcoming[0].due
                 local = nxt.astimezone(ZoneInfo(campaign.timezone))
-                when = f"next {nxt:%Y-%m-%d %H:%M} UTC = {local:%Y-%m-%d %H:%M} {campaign.timezone} ({upcoming[0].zone})"
+                when = (
+                    f"next {nxt:%Y-%m-%d %H:%M} UTC = {local:%Y-%m-%d %H:%M} {campaign.timezone} ({upcoming[0].zone})"
+                )
             else:
                 when = "no send ahead" if zones else "no active subscribers"
             states = counts.get(stage.id, {})
@@ -231,8 +247,12 @@ def status(year: int | None, config_path: Path) -> None:
 @click.argument("campaign_id", metavar="CAMPAIGN")
 @click.argument("stage_id", metavar="STAGE")
 @click.option("--year", type=int, required=True, help="Campaign year.")
-@click.option("--state", type=click.Choice([State.UNKNOWN.value, State.FAILED.value]), required=True,
-              help="Which entries to send again.")
+@click.option(
+    "--state",
+    type=click.Choice([State.UNKNOWN.value, State.FAILED.value]),
+    required=True,
+    help="Which entries to send again.",
+)
 @config_option
 def resend(campaign_id: str, stage_id: str, year: int, state: str, config_path: Path) -> None:
     """Deliberately send again the entries left unknown (in flight when a run died, or
@@ -255,8 +275,13 @@ def resend(campaign_id: str, stage_id: str, year: int, state: str, config_path: 
 
 
 @click.command()
-@click.option("--subscribers", "csv_file", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="CSV to import first (default: examples/subscribers.csv).")
+@click.option(
+    "--subscribers",
+    "csv_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV to import first (default: examples/subscribers.csv).",
+)
 @config_option
 def demo(csv_file: Path | None, config_path: Path) -> None:
     """Import the sample subscribers and send every stage of every campaign for the
@@ -279,7 +304,9 @@ def demo(csv_file: Path | None, config_path: Path) -> None:
     for line in report.warnings + report.errors:
         click.echo(f"Warning: {line}", err=True)
     counts = store.upsert_subscribers(report.rows, "import", utcnow())
-    click.echo(f"subscribers from {csv_file.name}: {counts['added']} added, {counts['updated']} updated, {counts['unchanged']} unchanged")
+    click.echo(
+        f"subscribers from {csv_file.name}: {counts['added']} added, {counts['updated']} updated, {counts['unchanged']} unchanged"
+    )
     if not os.environ.get(config.sender.signing_key_env):
         click.echo(f"note: {config.sender.signing_key_env} is not set; unsubscribe links use a throwaway key")
     sender = Sender(config, store, make_transport(config), _signer(config, ephemeral_ok=True))
@@ -296,4 +323,3 @@ def demo(csv_file: Path | None, config_path: Path) -> None:
 
 
 COMMANDS = [check, preview, send, run_due, status, resend, demo]
-_ = UTC, Claimed

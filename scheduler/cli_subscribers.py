@@ -105,9 +105,7 @@ def export(output: click.utils.LazyFile, status: str | None, config_path: Path) 
     writer = csv.writer(output, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     for row in store.iter_subscribers(Status(status) if status else None):
-        writer.writerow(
-            [row[c].isoformat() if c == "consent_at" else row[c] for c in EXPORT_COLUMNS]
-        )
+        writer.writerow([row[c].isoformat() if c == "consent_at" else row[c] for c in EXPORT_COLUMNS])
 
 
 @subscribers.command("list")

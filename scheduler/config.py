@@ -33,9 +33,7 @@ def check_zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, IsADirectoryError) as exc:
-        raise ValueError(
-            f"must be an IANA time zone such as Asia/Baku or America/Los_Angeles (got {value!r})"
-        ) from exc
+        raise ValueError(f"must be an IANA time zone such as Asia/Baku or America/Los_Angeles (got {value!r})") from exc
     if value not in available_timezones() and value != "UTC":
         raise ValueError(f"must be an IANA time zone such as Asia/Baku (got {value!r})")
     return value

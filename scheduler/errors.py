@@ -32,23 +32,17 @@ class TemplateProblem(SchedulerError):
 
 class UnknownCampaign(ConfigError):
     def __init__(self, campaign_id: str, known: list[str]) -> None:
-        super().__init__(
-            f"No campaign by the id of {campaign_id!r}; configured: {', '.join(known) or 'none'}"
-        )
+        super().__init__(f"No campaign by the id of {campaign_id!r}; configured: {', '.join(known) or 'none'}")
 
 
 class UnknownStage(ConfigError):
     def __init__(self, campaign_id: str, stage_id: str, known: list[str]) -> None:
-        super().__init__(
-            f"Campaign {campaign_id!r} has no stage {stage_id!r}; its stages: {', '.join(known)}"
-        )
+        super().__init__(f"Campaign {campaign_id!r} has no stage {stage_id!r}; its stages: {', '.join(known)}")
 
 
 class MissingSecret(ConfigError):
     def __init__(self, env_name: str, config_key: str) -> None:
-        super().__init__(
-            f"environment variable {env_name} is not set (named by {config_key} in config.toml)"
-        )
+        super().__init__(f"environment variable {env_name} is not set (named by {config_key} in config.toml)")
 
 
 class TransportError(SchedulerError):

@@ -75,13 +75,9 @@ def _format(kind: str, number: int, language: str, ruleset: str | None) -> str:
     name = ruleset or _DEFAULT_RULESETS.get((lang, kind)) or _GENERIC[kind]
     rule = engine.rulesets.get(name)
     if rule is None or rule.is_private:
-        raise TemplateProblem(
-            f"language {lang!r} has no CLDR rule set {name!r}; it has: {', '.join(rulesets(lang))}"
-        )
+        raise TemplateProblem(f"language {lang!r} has no CLDR rule set {name!r}; it has: {', '.join(rulesets(lang))}")
     try:
-        return "".join(engine.iter_format_number(int(number), ruleset_name=name)).replace(
-            "\xad", ""
-        )
+        return "".join(engine.iter_format_number(int(number), ruleset_name=name)).replace("\xad", "")
     except (NoRuleForNumberError, RbnfError) as exc:
         raise TemplateProblem(f"rule set {name!r} of {lang!r} cannot format {number!r}") from exc
 
@@ -100,7 +96,7 @@ def _turkic_digits_ordinal(number: int, lang: str) -> str:
     if lang == "az":
         return f"{digits}-{word[-2:]}"
     cardinal = spellout(number, lang, "spellout-cardinal")
-    return f"{digits}'{word[len(cardinal):]}"
+    return f"{digits}'{word[len(cardinal) :]}"
 
 
 def ordinal(number: int, language: str, ruleset: str | None = None) -> str:

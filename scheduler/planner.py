@@ -41,16 +41,18 @@ def candidate_years(campaign: CampaignConfig, now: datetime) -> list[int]:
     return [y for y in (now.year - 1, now.year, now.year + 1) if y >= first]
 
 
-def slots(
-    campaign: CampaignConfig, years: Iterable[int], zones: Iterable[str]
-) -> list[Slot]:
+def slots(campaign: CampaignConfig, years: Iterable[int], zones: Iterable[str]) -> list[Slot]:
     cutoff = timedelta(hours=campaign.late_cutoff_hours)
     out = []
     for year in years:
         for stage in campaign.stage:
             for zone in zones:
                 due = stage_due(
-                    campaign.event_date, year, stage.days_before, stage.send_time, zone,
+                    campaign.event_date,
+                    year,
+                    stage.days_before,
+                    stage.send_time,
+                    zone,
                     campaign.leap_day,
                 )
                 out.append(Slot(due, due + cutoff, campaign.id, year, stage.id, zone))

@@ -194,9 +194,7 @@ def build_context(
 ) -> dict[str, Any]:
     """Every variable a template gets; the README documents each one."""
     number = anniversary_number(campaign.event_date, year)
-    silence = silence_moment(
-        campaign.event_date, year, campaign.silence_time, campaign.timezone, campaign.leap_day
-    )
+    silence = silence_moment(campaign.event_date, year, campaign.silence_time, campaign.timezone, campaign.leap_day)
     return {
         "anniversary": {"number": number, "year": year, "is_round": number % 5 == 0},
         "event": {

@@ -76,7 +76,11 @@ class Sender:
     # -- one message ---------------------------------------------------------------
 
     def render_for(
-        self, campaign: CampaignConfig, stage: StageConfig, year: int, view: SubscriberView,
+        self,
+        campaign: CampaignConfig,
+        stage: StageConfig,
+        year: int,
+        view: SubscriberView,
         subscriber_id: int,
     ) -> tuple[Rendered, str]:
         url = unsubscribe_url(self.config, self.signer.token(subscriber_id))
@@ -146,8 +150,15 @@ class Sender:
         while not self.should_stop():
             seq += 1
             claimed = self.store.claim_batch(
-                campaign.id, year, stage.id, claim_id=f"{run_id}.{seq}",
-                transport=self.transport.name, limit=batch_size, after=after, now=now, zones=zones,
+                campaign.id,
+                year,
+                stage.id,
+                claim_id=f"{run_id}.{seq}",
+                transport=self.transport.name,
+                limit=batch_size,
+                after=after,
+                now=now,
+                zones=zones,
             )
             if not claimed:
                 break
@@ -163,7 +174,11 @@ class Sender:
         return result
 
     def _send_claimed(
-        self, campaign: CampaignConfig, stage: StageConfig, year: int, claimed: list[Claimed],
+        self,
+        campaign: CampaignConfig,
+        stage: StageConfig,
+        year: int,
+        claimed: list[Claimed],
         now: datetime,
     ) -> list[Result]:
         messages: list[Outgoing] = []
@@ -198,18 +213,27 @@ class Sender:
             for slot in the_plan.late:
                 local_due = slot.due.astimezone(ZoneInfo(slot.zone))
                 n = self.store.skip_unsent(
-                    campaign.id, slot.year, slot.stage,
+                    campaign.id,
+                    slot.year,
+                    slot.stage,
                     reason=(
                         f"past the late cutoff: due {local_due:%Y-%m-%d %H:%M} {slot.zone}, "
                         f"not sent by {campaign.late_cutoff_hours} h later"
                     ),
-                    claim_id=f"{run_id}.skip", transport=self.transport.name, now=now,
-                    zones=[slot.zone], consented_before=slot.cutoff,
+                    claim_id=f"{run_id}.skip",
+                    transport=self.transport.name,
+                    now=now,
+                    zones=[slot.zone],
+                    consented_before=slot.cutoff,
                 )
                 if n:
                     log.warning(
                         "%s %s %s: %d subscriber(s) in %s skipped, past the late cutoff",
-                        campaign.id, slot.year, slot.stage, n, slot.zone,
+                        campaign.id,
+                        slot.year,
+                        slot.stage,
+                        n,
+                        slot.zone,
                     )
                     skipped = RunCounts(campaign.id, slot.year, slot.stage)
                     skipped.counts["skipped"] = n

@@ -119,9 +119,7 @@ class Store:
 
     # -- subscribers -------------------------------------------------------------
 
-    def upsert_subscribers(
-        self, rows: Sequence[SubscriberRow], source: str, now: datetime
-    ) -> dict[str, int]:
+    def upsert_subscribers(self, rows: Sequence[SubscriberRow], source: str, now: datetime) -> dict[str, int]:
         """Add new subscribers as active (the organizer vouches for their consent) and
         update a changed name, language or zone. Returns counts of added/updated/unchanged."""
         counts = {"added": 0, "updated": 0, "unchanged": 0}
@@ -144,18 +142,25 @@ class Store:
                     if old is None:
                         conn.execute(
                             insert(S).values(
-                                email=r.email, email_key=key, name=r.name, language=r.language,
-                                timezone=r.timezone, status=Status.ACTIVE.value, consent_at=now,
-                                consent_source=source, created_at=now, updated_at=now,
+                                email=r.email,
+                                email_key=key,
+                                name=r.name,
+                                language=r.language,
+                                timezone=r.timezone,
+                                status=Status.ACTIVE.value,
+                                consent_at=now,
+                                consent_source=source,
+                                created_at=now,
+                                updated_at=now,
                             )
                         )
                         counts["added"] += 1
                         existing[key] = r  # type: ignore[assignment]  # a duplicate row later in the file
                     elif (old.name, old.language, old.timezone) != (r.name, r.language, r.timezone):
                         conn.execute(
-                            update(S).where(S.c.email_key == key).values(
-                                name=r.name, language=r.language, timezone=r.timezone, updated_at=now
-                            )
+                            update(S)
+                            .where(S.c.email_key == key)
+                            .values(name=r.name, language=r.language, timezone=r.timezone, updated_at=now)
                         )
                         counts["updated"] += 1
                     else:
@@ -179,9 +184,7 @@ class Store:
             conn.execute(delete(S).where(S.c.id == sid))
             return True
 
-    def iter_subscribers(
-        self, status: Status | None = None, chunk: int = 1000
-    ) -> Iterator[dict[str, Any]]:
+    def iter_subscribers(self, status: Status | None = None, chunk: int = 1000) -> Iterator[dict[str, Any]]:
         """Streamed by keyset pages, never all in memory."""
         after = 0
         while True:
@@ -202,17 +205,13 @@ class Store:
 
     def active_zones(self) -> list[str]:
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(S.c.timezone).where(S.c.status == Status.ACTIVE.value).distinct()
-            )
+            rows = conn.execute(select(S.c.timezone).where(S.c.status == Status.ACTIVE.value).distinct())
             return sorted(r[0] for r in rows)
 
     def active_languages(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(S.c.language, func.count())
-                .where(S.c.status == Status.ACTIVE.value)
-                .group_by(S.c.language)
+                select(S.c.language, func.count()).where(S.c.status == Status.ACTIVE.value).group_by(S.c.language)
             )
             return {str(lang): int(n) for lang, n in rows}
 
@@ -267,8 +266,14 @@ class Store:
         """
         chosen = (
             select(
-                literal(campaign), literal(year), literal(stage), S.c.id,
-                literal(State.UNKNOWN.value), literal(claim_id), literal(transport), literal(now, L.c.updated_at.type),
+                literal(campaign),
+                literal(year),
+                literal(stage),
+                S.c.id,
+                literal(State.UNKNOWN.value),
+                literal(claim_id),
+                literal(transport),
+                literal(now, L.c.updated_at.type),
             )
             .where(and_(S.c.id > after, self._eligible(campaign, year, stage, zones, consented_before)))
             .order_by(S.c.id)
@@ -282,15 +287,14 @@ class Store:
             )
             .on_conflict_do_nothing(index_elements=["campaign", "year", "stage", "subscriber_id"])
         )
-        with self._retrying() as begin:
-            with begin() as conn:
-                conn.execute(stmt)
-                rows = conn.execute(
-                    select(L.c.id, S.c.id, S.c.email, S.c.name, S.c.language, S.c.timezone)
-                    .join(S, S.c.id == L.c.subscriber_id)
-                    .where(L.c.run_id == claim_id)
-                    .order_by(S.c.id)
-                ).all()
+        with self._retrying() as begin, begin() as conn:
+            conn.execute(stmt)
+            rows = conn.execute(
+                select(L.c.id, S.c.id, S.c.email, S.c.name, S.c.language, S.c.timezone)
+                .join(S, S.c.id == L.c.subscriber_id)
+                .where(L.c.run_id == claim_id)
+                .order_by(S.c.id)
+            ).all()
         return [Claimed(*r) for r in rows]
 
     def _retrying(self) -> Any:
@@ -316,10 +320,7 @@ class Store:
                 update(L)
                 .where(L.c.id == _bind("eid"))
                 .values(state=_bind("st"), message_id=_bind("mid"), reason=_bind("why"), updated_at=now),
-                [
-                    {"eid": r.entry_id, "st": r.state.value, "mid": r.message_id, "why": r.reason}
-                    for r in results
-                ],
+                [{"eid": r.entry_id, "st": r.state.value, "mid": r.message_id, "why": r.reason} for r in results],
             )
 
     def release(self, entry_ids: Sequence[int]) -> None:
@@ -327,9 +328,7 @@ class Store:
         if not entry_ids:
             return
         with self.engine.begin() as conn:
-            conn.execute(
-                delete(L).where(and_(L.c.id.in_(list(entry_ids)), L.c.state == State.UNKNOWN.value))
-            )
+            conn.execute(delete(L).where(and_(L.c.id.in_(list(entry_ids)), L.c.state == State.UNKNOWN.value)))
 
     def skip_unsent(
         self,
@@ -346,8 +345,15 @@ class Store:
     ) -> int:
         """Record every eligible subscriber without an entry as skipped, with why."""
         chosen = select(
-            literal(campaign), literal(year), literal(stage), S.c.id, literal(State.SKIPPED.value),
-            literal(reason), literal(claim_id), literal(transport), literal(now, L.c.updated_at.type),
+            literal(campaign),
+            literal(year),
+            literal(stage),
+            S.c.id,
+            literal(State.SKIPPED.value),
+            literal(reason),
+            literal(claim_id),
+            literal(transport),
+            literal(now, L.c.updated_at.type),
         ).where(self._eligible(campaign, year, stage, zones, consented_before))
         stmt = (
             self._insert(L)
@@ -361,21 +367,24 @@ class Store:
             return int(conn.execute(stmt).rowcount or 0)
 
     def count_unsent(
-        self, campaign: str, year: int, stage: str, zones: Iterable[str] | None = None,
+        self,
+        campaign: str,
+        year: int,
+        stage: str,
+        zones: Iterable[str] | None = None,
         consented_before: datetime | None = None,
     ) -> int:
         with self.engine.connect() as conn:
             return int(
                 conn.execute(
-                    select(func.count()).select_from(S).where(
-                        self._eligible(campaign, year, stage, zones, consented_before)
-                    )
-                ).scalar() or 0
+                    select(func.count())
+                    .select_from(S)
+                    .where(self._eligible(campaign, year, stage, zones, consented_before))
+                ).scalar()
+                or 0
             )
 
-    def iter_unsent(
-        self, campaign: str, year: int, stage: str, chunk: int = 1000
-    ) -> Iterator[Claimed]:
+    def iter_unsent(self, campaign: str, year: int, stage: str, chunk: int = 1000) -> Iterator[Claimed]:
         """What a send would claim, without claiming it (for --dry-run)."""
         after = 0
         while True:
@@ -405,7 +414,11 @@ class Store:
         return out
 
     def entries(
-        self, campaign: str, year: int, stage: str | None = None, state: State | None = None,
+        self,
+        campaign: str,
+        year: int,
+        stage: str | None = None,
+        state: State | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         query = (
@@ -426,9 +439,7 @@ class Store:
     def forget_entries(self, entry_ids: Sequence[int], state: State) -> int:
         """Delete entries in ``state`` so the next send covers them again (a deliberate resend)."""
         with self.engine.begin() as conn:
-            res = conn.execute(
-                delete(L).where(and_(L.c.id.in_(list(entry_ids)), L.c.state == state.value))
-            )
+            res = conn.execute(delete(L).where(and_(L.c.id.in_(list(entry_ids)), L.c.state == state.value)))
             return int(res.rowcount or 0)
 
     # -- runs --------------------------------------------------------------------

@@ -68,8 +68,7 @@ def read_csv(path: Path, languages: list[str]) -> ImportReport:
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise UsageError(
-            f"{path}:1: header must have the columns {','.join(REQUIRED_COLUMNS)} "
-            f"(missing: {', '.join(missing)})"
+            f"{path}:1: header must have the columns {','.join(REQUIRED_COLUMNS)} (missing: {', '.join(missing)})"
         )
     reader.fieldnames = header
     seen: dict[str, int] = {}

@@ -59,9 +59,7 @@ class Transport(ABC):
         response = self.post_to_esp(payload, messages)
         results = self.parse_recipient_status(response, messages)
         if len(results) != len(messages):
-            raise TransportError(
-                f"{self.name} returned {len(results)} results for {len(messages)} messages"
-            )
+            raise TransportError(f"{self.name} returned {len(results)} results for {len(messages)} messages")
         return results
 
     @staticmethod

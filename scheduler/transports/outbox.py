@@ -17,7 +17,11 @@ from scheduler.transports.base import Transport
 
 
 def outbox_name(out: Outgoing) -> str:
-    entry = f"{out.entry_id:09d}" if out.entry_id is not None else "test-" + out.message_id.strip("<>").split("@")[0].rsplit(".", 1)[-1]
+    entry = (
+        f"{out.entry_id:09d}"
+        if out.entry_id is not None
+        else "test-" + out.message_id.strip("<>").split("@")[0].rsplit(".", 1)[-1]
+    )
     return f"{out.campaign}/{out.year}/{out.stage}/{entry}.eml"
 
 
@@ -55,7 +59,9 @@ class OutboxTransport(Transport):
                 if not errors or all(e is not None for e in errors):
                     # Nothing written yet: an unwritable outbox stops the run.
                     if exc.errno in (13, 30):  # EACCES, EROFS
-                        raise TransportError(f"cannot write to outbox {self.root}: {exc.strerror}", fatal=True) from None
+                        raise TransportError(
+                            f"cannot write to outbox {self.root}: {exc.strerror}", fatal=True
+                        ) from None
                 errors.append(f"cannot write {path.name}: {exc.strerror}")
         return errors
 
