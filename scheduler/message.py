@@ -82,6 +82,7 @@ def to_email_message(out: Outgoing) -> EmailMessage:
     for name, value in out.headers().items():
         msg[name] = value
     msg["Content-Language"] = out.rendered.language
-    msg.set_content(out.rendered.text, charset="utf-8")
-    msg.add_alternative(out.rendered.html, subtype="html", charset="utf-8")
+    # Quoted-printable keeps .eml files readable for organizers who open them.
+    msg.set_content(out.rendered.text, charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(out.rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
     return msg
