@@ -157,6 +157,7 @@ def remove(email: str, config_path: Path) -> None:
         address = normalize_email(email)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if not store.remove_subscriber(address):
+    row = store.get_subscriber(address)
+    if row is None or not store.remove_subscriber(address):
         raise UsageError(f"no subscriber {address!r}")
-    click.echo(f"{address}: removed")
+    click.echo(f"{row['email']}: removed")
