@@ -81,8 +81,9 @@ def to_email_message(out: Outgoing) -> EmailMessage:
     msg["Subject"] = one_line(out.subject)
     for name, value in out.headers().items():
         msg[name] = value
-    msg["Content-Language"] = out.rendered.language
     # Quoted-printable keeps .eml files readable for organizers who open them.
     msg.set_content(out.rendered.text, charset="utf-8", cte="quoted-printable")
     msg.add_alternative(out.rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    # After the body: set_content clears every Content-* header (RFC 3282).
+    msg["Content-Language"] = out.rendered.language
     return msg
