@@ -1,0 +1,78 @@
+"""The store's claims are portable: the same code on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from scheduler.models import State
+from scheduler.store import Result, Store, SubscriberRow
+
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+NOW = datetime(2027, 1, 13, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def pg_store() -> Iterator[Store]:
+    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install '.[test]')")
+    name = f"anniv_{secrets.token_hex(4)}"
+    try:
+        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL at 127.0.0.1:5432 ({exc})")
+    admin.execute(f"CREATE DATABASE {name}")
+    store = Store(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+    try:
+        yield store
+    finally:
+        store.close()
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.close()
+
+
+def _subscribers(store: Store, n: int) -> None:
+    rows = [SubscriberRow(f"s{i}@example.com", f"S{i}", "en", "Europe/Berlin" if i % 2 else "Asia/Baku") for i in range(n)]
+    store.upsert_subscribers(rows, "import", NOW - timedelta(days=30))
+
+
+def test_concurrent_claims_are_disjoint(pg_store: Store) -> None:
+    _subscribers(pg_store, 400)
+    claimed: list[list[int]] = [[], [], [], []]
+
+    def worker(k: int) -> None:
+        after = 0
+        seq = 0
+        while True:
+            seq += 1
+            batch = pg_store.claim_batch("bj", 2027, "reminder", claim_id=f"w{k}.{seq}", transport="outbox",
+                                         limit=7, after=after, now=NOW)
+            if not batch:
+                return
+            after = batch[-1].subscriber_id
+            claimed[k].extend(c.subscriber_id for c in batch)
+            pg_store.record([Result(c.entry_id, State.SENT, f"<{c.entry_id}@x>") for c in batch], NOW)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [sid for part in claimed for sid in part]
+    assert len(every) == len(set(every)) == 400
+    assert pg_store.ledger_counts("bj", 2027) == {"reminder": {"sent": 400}}
+
+
+def test_skip_and_zones_and_utc_round_trip(pg_store: Store) -> None:
+    _subscribers(pg_store, 10)
+    n = pg_store.skip_unsent("bj", 2027, "day-of", reason="past the late cutoff", claim_id="r.skip",
+                             transport="outbox", now=NOW, zones=["Asia/Baku"], consented_before=NOW)
+    assert n == 5
+    assert pg_store.count_unsent("bj", 2027, "day-of") == 5
+    entry = pg_store.entries("bj", 2027, "day-of", State.SKIPPED)[0]
+    assert entry["updated_at"] == NOW and entry["updated_at"].tzinfo is not None
+    assert entry["reason"] == "past the late cutoff"
+    assert pg_store.active_zones() == ["Asia/Baku", "Europe/Berlin"]
