@@ -86,14 +86,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _register() -> None:
-    from scheduler import cli_run, cli_subscribers
+    from scheduler import cli_daemon, cli_delivery, cli_run, cli_subscribers
 
     cli.add_command(cli_subscribers.subscribers)
-    for command in cli_run.COMMANDS:
+    for command in cli_run.COMMANDS + cli_daemon.COMMANDS + cli_delivery.COMMANDS:
         cli.add_command(command)
 
 
 _register()
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from typing import TextIO
 from pathlib import Path
 
 import click
@@ -94,7 +95,7 @@ def import_(csv_file: Path, config_path: Path) -> None:
 @click.argument("output", type=click.File("w", encoding="utf-8"), default="-")
 @click.option("--status", type=click.Choice([s.value for s in Status]), default=None)
 @config_option
-def export(output: click.utils.LazyFile, status: str | None, config_path: Path) -> None:
+def export(output: TextIO, status: str | None, config_path: Path) -> None:
     """Write subscribers as CSV (to stdout by default); the file imports back unchanged.
 
     \b

@@ -10,6 +10,7 @@ failing half-way with "database is locked".
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,15 +28,17 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
 from scheduler.errors import SchedulerError
-from scheduler.models import LedgerEntry, Run, State, Status, Subscriber
+from scheduler.models import HeadsUp, LedgerEntry, Run, State, Status, Subscriber
 
 S = Subscriber.__table__  # type: ignore[attr-defined]
 L = LedgerEntry.__table__  # type: ignore[attr-defined]
 R = Run.__table__  # type: ignore[attr-defined]
+H = HeadsUp.__table__  # type: ignore[attr-defined]
 
 
 class StoreError(SchedulerError):
@@ -287,7 +290,7 @@ class Store:
             )
             .on_conflict_do_nothing(index_elements=["campaign", "year", "stage", "subscriber_id"])
         )
-        with self._retrying() as begin, begin() as conn:
+        with self._write() as conn:
             conn.execute(stmt)
             rows = conn.execute(
                 select(L.c.id, S.c.id, S.c.email, S.c.name, S.c.language, S.c.timezone)
@@ -297,19 +300,16 @@ class Store:
             ).all()
         return [Claimed(*r) for r in rows]
 
-    def _retrying(self) -> Any:
-        store = self
-
-        class _Ctx:
-            def __enter__(self) -> Any:
-                return store.engine.begin
-
-            def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
-                if isinstance(exc, OperationalError) and "locked" in str(exc):
-                    raise StoreError("the database stayed locked for 60 s; is another sender stuck?")
-                return False
-
-        return _Ctx()
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction; a lock held past the busy timeout is one clear error."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            if "locked" in str(exc):
+                raise StoreError("the database stayed locked for 60 s; is another sender stuck?") from None
+            raise
 
     def record(self, results: Sequence[Result], now: datetime) -> None:
         """Write the transport's answers, in one transaction per batch."""
@@ -322,6 +322,27 @@ class Store:
                 .values(state=_bind("st"), message_id=_bind("mid"), reason=_bind("why"), updated_at=now),
                 [{"eid": r.entry_id, "st": r.state.value, "mid": r.message_id, "why": r.reason} for r in results],
             )
+
+    def record_same(
+        self,
+        entry_ids: Sequence[int],
+        state: State,
+        now: datetime,
+        message_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """One answer for many entries (a SendGrid request has one X-Message-Id): one
+        UPDATE ... WHERE id IN per 900 ids, instead of a statement per row (issue 3)."""
+        if not entry_ids:
+            return
+        ids = list(entry_ids)
+        with self.engine.begin() as conn:
+            for start in range(0, len(ids), 900):
+                conn.execute(
+                    update(L)
+                    .where(L.c.id.in_(ids[start : start + 900]))
+                    .values(state=state.value, message_id=message_id, reason=reason, updated_at=now)
+                )
 
     def release(self, entry_ids: Sequence[int]) -> None:
         """Drop claims that certainly were not sent (e.g. the API refused the key)."""
@@ -363,8 +384,13 @@ class Store:
             )
             .on_conflict_do_nothing(index_elements=["campaign", "year", "stage", "subscriber_id"])
         )
+        # Counted, not rowcount: drivers disagree on rowcount for INSERT .. SELECT
+        # (psycopg reports -1 here).
+        mine = select(func.count()).select_from(L).where(L.c.run_id == claim_id)
         with self.engine.begin() as conn:
-            return int(conn.execute(stmt).rowcount or 0)
+            before = int(conn.execute(mine).scalar() or 0)
+            conn.execute(stmt)
+            return int(conn.execute(mine).scalar() or 0) - before
 
     def count_unsent(
         self,
@@ -455,6 +481,37 @@ class Store:
     def last_run(self) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(R).order_by(R.c.started_at.desc()).limit(1)).first()
+            return dict(row._mapping) if row else None
+
+    # -- the organizers' heads-up (issue 4, section 4) ------------------------------
+
+    def claim_heads_up(self, campaign: str, year: int, recipients: Sequence[str], now: datetime) -> bool:
+        """Claim the one heads-up of a campaign year; False when another process already
+        claimed or sent it. Same INSERT ... ON CONFLICT DO NOTHING as the ledger."""
+        stmt = (
+            self._insert(H)
+            .values(campaign=campaign, year=year, state="claimed", recipients=", ".join(recipients), updated_at=now)
+            .on_conflict_do_nothing(index_elements=["campaign", "year"])
+        )
+        with self._write() as conn:
+            return bool(conn.execute(stmt).rowcount)
+
+    def record_heads_up(self, campaign: str, year: int, message_id: str | None, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(H)
+                .where(and_(H.c.campaign == campaign, H.c.year == year))
+                .values(state="sent", message_id=message_id, updated_at=now)
+            )
+
+    def release_heads_up(self, campaign: str, year: int) -> None:
+        """Give back a claim whose send failed, so the next wake tries again."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(H).where(and_(H.c.campaign == campaign, H.c.year == year, H.c.state == "claimed")))
+
+    def heads_up(self, campaign: str, year: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(H).where(and_(H.c.campaign == campaign, H.c.year == year))).first()
             return dict(row._mapping) if row else None
 
 
