@@ -108,3 +108,20 @@ class Run(SQLModel, table=True):
     started_at: datetime = Field(sa_column=_utc())
     finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     summary: str = ""
+
+
+class HeadsUp(SQLModel, table=True):
+    """The organizers' heads-up (issue 4, section 4): one row per campaign year, claimed
+    before it is sent so two daemons never both send it."""
+
+    __tablename__ = "heads_up"
+    __table_args__ = (UniqueConstraint("campaign", "year", name="uq_heads_up"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign: str
+    year: int
+    #: "claimed" while in flight, "sent" once the transport accepted it
+    state: str
+    recipients: str = ""
+    message_id: str | None = None
+    updated_at: datetime = Field(sa_column=_utc())
