@@ -1,7 +1,8 @@
 """Logging at the edge: one line per event, no secrets.
 
-Under systemd (``JOURNAL_STREAM`` is set) the journal adds its own timestamps, so lines
-carry only a syslog-style ``<N>`` level prefix that journald understands (sd-daemon(3)).
+Under systemd (``JOURNAL_STREAM`` names our stderr) the journal adds its own timestamps,
+so lines carry only a syslog-style ``<N>`` level prefix that journald understands
+(sd-daemon(3)).
 """
 
 from __future__ import annotations
@@ -30,9 +31,22 @@ class _LineFormatter(logging.Formatter):
         return " ".join(super().format(record).splitlines())
 
 
+def stderr_is_journal() -> bool:
+    """systemd.exec(5): JOURNAL_STREAM is ``device:inode`` of the stream connected to the
+    journal; a process whose stderr was redirected elsewhere (a shell started from a
+    service, ``2>file``) inherits the variable but must not use the journal format."""
+    value = os.environ.get("JOURNAL_STREAM", "")
+    dev, _, ino = value.partition(":")
+    try:
+        st = os.fstat(sys.stderr.fileno())
+        return (st.st_dev, st.st_ino) == (int(dev), int(ino))
+    except (ValueError, OSError, AttributeError):
+        return False
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    if os.environ.get("JOURNAL_STREAM"):
+    if stderr_is_journal():
         handler.setFormatter(_JournalFormatter("%(levelname)s %(name)s: %(message)s"))
     else:
         handler.setFormatter(_LineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z"))

@@ -81,3 +81,27 @@ def next_due(campaigns: Iterable[CampaignConfig], zones: Iterable[str], now: dat
     zones = list(zones)
     upcoming = [s for c in campaigns for s in plan(c, zones, now).upcoming]
     return min(upcoming) if upcoming else None
+
+
+def first_slot(campaign: CampaignConfig, year: int, zones: Iterable[str]) -> Slot:
+    """The first send of a campaign year: the earliest stage in the zone whose clocks
+    reach its send time first (Pacific/Kiritimati, UTC+14, before anyone else). With no
+    subscribers yet, the event's own zone stands in."""
+    zones = list(zones) or [campaign.timezone]
+    return min(slots(campaign, [year], zones))
+
+
+def wakeups(
+    campaigns: Iterable[CampaignConfig], zones: Iterable[str], now: datetime
+) -> list[tuple[datetime, Slot, str]]:
+    """Every future moment something changes for the daemon (issue 4, section 1): each
+    slot's due time ("due") and each slot's late cutoff ("cutoff"), sorted."""
+    zones = list(zones)
+    out: list[tuple[datetime, Slot, str]] = []
+    for campaign in campaigns:
+        for slot in slots(campaign, candidate_years(campaign, now), zones):
+            if slot.due > now:
+                out.append((slot.due, slot, "due"))
+            if slot.cutoff > now:
+                out.append((slot.cutoff, slot, "cutoff"))
+    return sorted(out, key=lambda w: (w[0], w[2], w[1]))
