@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import uuid
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -44,6 +46,15 @@ def _signer(config: Config, *, ephemeral_ok: bool = False) -> Signer:
 
 def _sender(config: Config, signer: Signer | None = None) -> Sender:
     return Sender(config, Store(config.database_url), make_transport(config), signer or _signer(config))
+
+
+def _record_run(store: Store, command: str, started: datetime, results: list[RunCounts]) -> None:
+    """Runs that did something go in the run table, for `status`; a run-due with
+    nothing due every minute from cron leaves no row."""
+    if results:
+        run_id = uuid.uuid4().hex[:12]
+        store.start_run(run_id, command, started)
+        store.finish_run(run_id, "; ".join(r.describe() for r in results), utcnow())
 
 
 def _print_counts(results: list[RunCounts]) -> None:
@@ -173,6 +184,7 @@ def send(campaign_id: str, stage_id: str, year: int | None, dry_run: bool, confi
     sender = _sender(config)
     with sender.transport:
         result = sender.send_stage(campaign.id, stage.id, y, now)
+    _record_run(sender.store, "send", now, [result] if result.total() else [])
     _print_counts([result])
 
 
@@ -193,6 +205,7 @@ def run_due(now_text: str | None, config_path: Path) -> None:
     sender = _sender(config)
     with sender.transport:
         results = sender.run_due(now)
+    _record_run(sender.store, "run-due", now, results)
     _print_counts(results)
 
 
