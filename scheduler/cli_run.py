@@ -256,9 +256,7 @@ def status(year: int | None, config_path: Path) -> None:
     click.echo("plan (per stage and zone; the daemon wakes at each):")
     for line in plan_lines(config, store, now):
         click.echo(f"  {line}")
-    last = store.last_run()
-    if last:
-        click.echo(f"last run: {last['command']} at {last['started_at']:%Y-%m-%d %H:%M} UTC {last['summary']}")
+
 
 
 @click.command()
