@@ -8,7 +8,6 @@ later") that is not the anniversary computed for that year.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import re
 from collections.abc import Iterator

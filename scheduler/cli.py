@@ -4,7 +4,6 @@ that turns a :class:`~scheduler.errors.SchedulerError` into ``Error: ...`` and a
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path

@@ -249,14 +249,14 @@ def status(year: int | None, config_path: Path) -> None:
                 click.echo(f"    unknown: {e['email']} (claimed {e['updated_at']:%Y-%m-%d %H:%M} UTC)")
             if unknown:
                 click.echo(
-                    f"    to resend these on purpose: anniversary resend {campaign.id} {stage.id} --year {y} --state unknown"
+                    "    to resend these on purpose: "
+                    f"anniversary resend {campaign.id} {stage.id} --year {y} --state unknown"
                 )
     from scheduler.cli_daemon import plan_lines
 
     click.echo("plan (per stage and zone; the daemon wakes at each):")
     for line in plan_lines(config, store, now):
         click.echo(f"  {line}")
-
 
 
 @click.command()
@@ -321,7 +321,8 @@ def demo(csv_file: Path | None, config_path: Path) -> None:
         click.echo(f"Warning: {line}", err=True)
     counts = store.upsert_subscribers(report.rows, "import", utcnow())
     click.echo(
-        f"subscribers from {csv_file.name}: {counts['added']} added, {counts['updated']} updated, {counts['unchanged']} unchanged"
+        f"subscribers from {csv_file.name}: {counts['added']} added, "
+        f"{counts['updated']} updated, {counts['unchanged']} unchanged"
     )
     if not os.environ.get(config.sender.signing_key_env):
         click.echo(f"note: {config.sender.signing_key_env} is not set; unsubscribe links use a throwaway key")

@@ -142,4 +142,6 @@ def test_stage_due_shows_the_send_time_on_the_local_clock(
     shown = local.replace(tzinfo=None)
     assert timedelta(0) <= shown - naive < timedelta(hours=3)
     if shown != naive:
-        assert wall_time(expected_day, send_time, ZoneInfo(zone)).astimezone(ZoneInfo(zone)).replace(tzinfo=None) != naive
+        assert (
+            wall_time(expected_day, send_time, ZoneInfo(zone)).astimezone(ZoneInfo(zone)).replace(tzinfo=None) != naive
+        )

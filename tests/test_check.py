@@ -23,7 +23,9 @@ def test_twenty_one_years_later_on_the_23rd_is_caught(run, project: Project) -> 
     result = run("check", "--year", "2013")
     assert result.exit_code == 1
     where = project.root / "templates" / "black-january" / "en" / "day-of.*.j2"
-    assert f"{where}: txt, year 2013: hand-written number 'Twenty one years' is not the computed 23 years" in result.stdout
+    assert (
+        f"{where}: txt, year 2013: hand-written number 'Twenty one years' is not the computed 23 years" in result.stdout
+    )
 
 
 def test_hand_written_ordinal_is_caught_in_the_subject(run, project: Project) -> None:
@@ -64,7 +66,9 @@ def test_undefined_variable_is_reported(run, project: Project) -> None:
 def test_missing_footer_pieces_are_reported(run, project: Project) -> None:
     layout = project.root / "templates/layouts/base.html.j2"
     text = layout.read_text(encoding="utf-8")
-    layout.write_text(text.replace("{{ unsubscribe_url }}", "").replace("{{ sender.postal_address }}", ""), encoding="utf-8")
+    layout.write_text(
+        text.replace("{{ unsubscribe_url }}", "").replace("{{ sender.postal_address }}", ""), encoding="utf-8"
+    )
     result = run("check", "--year", "2027")
     assert result.exit_code == 1
     assert "html part has no unsubscribe link ({{ unsubscribe_url }})" in result.stdout

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import Project
+
 from scheduler.config import load_config
 
 
@@ -34,22 +34,46 @@ def test_shipped_config_loads_and_resolves_paths_against_its_folder(project: Pro
             "campaign[0].timezone: must be an IANA time zone such as Asia/Baku or America/Los_Angeles "
             "(got 'Asia/Bakuu')",
         ),
-        ('kind = "outbox"', 'kind = "pigeon"', "transport.kind: must be one of 'outbox', 'smtp' or 'sendgrid' (got 'pigeon')"),
-        ("send_time = 10:00:00", 'send_time = "ten"', "campaign[0].stage[0].send_time: must be a time such as 10:00:00 (got 'ten')"),
-        ('id = "reminder"', 'id = "Reminder!"', "campaign[0].stage[0].id: must be lowercase letters, digits and '-' (got 'Reminder!')"),
+        (
+            'kind = "outbox"',
+            'kind = "pigeon"',
+            "transport.kind: must be one of 'outbox', 'smtp' or 'sendgrid' (got 'pigeon')",
+        ),
+        (
+            "send_time = 10:00:00",
+            'send_time = "ten"',
+            "campaign[0].stage[0].send_time: must be a time such as 10:00:00 (got 'ten')",
+        ),
+        (
+            'id = "reminder"',
+            'id = "Reminder!"',
+            "campaign[0].stage[0].id: must be lowercase letters, digits and '-' (got 'Reminder!')",
+        ),
         (
             'public_url = "https://example.org/anniversary"',
             'public_url = "http://example.org"',
             "sender.public_url: must be an https:// URL (got 'http://example.org')",
         ),
-        ('languages = ["en", "az", "ru", "tr"]', "languages = []", "campaign[0].languages: List should have at least 1 item after validation, not 0 (got [])"),
+        (
+            'languages = ["en", "az", "ru", "tr"]',
+            "languages = []",
+            "campaign[0].languages: List should have at least 1 item after validation, not 0 (got [])",
+        ),
         (
             'languages = ["en", "az", "ru", "tr"]',
             'languages = ["en", "klingon"]',
             "campaign[0].languages: must be a CLDR language code such as en, az, ru, tr (got 'klingon')",
         ),
-        ("days_before = 7", "days_before = -7", "campaign[0].stage[0].days_before: Input should be greater than or equal to 0 (got -7)"),
-        ('from_email = "commemorations@example.org"', 'from_email = "not an address"', "sender.from_email: must be an email address"),
+        (
+            "days_before = 7",
+            "days_before = -7",
+            "campaign[0].stage[0].days_before: Input should be greater than or equal to 0 (got -7)",
+        ),
+        (
+            'from_email = "commemorations@example.org"',
+            'from_email = "not an address"',
+            "sender.from_email: must be an email address",
+        ),
     ],
 )
 def test_bad_value_is_one_line_naming_the_key(run, project: Project, old: str, new: str, message: str) -> None:
@@ -88,17 +112,26 @@ def test_toml_syntax_error_names_line_and_column(run, project: Project) -> None:
 
 def test_missing_config_file(run, tmp_path: Path) -> None:
     result = run("status", config=tmp_path / "nope.toml")
-    assert (result.exit_code, result.stderr) == (2, f"Error: {tmp_path / 'nope.toml'}: no such config file (pass --config PATH)\n")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"Error: {tmp_path / 'nope.toml'}: no such config file (pass --config PATH)\n",
+    )
 
 
 def test_unknown_campaign_lists_the_configured_ones(run) -> None:
     result = run("preview", "red-october", "reminder")
-    assert (result.exit_code, result.stderr) == (2, "Error: No campaign by the id of 'red-october'; configured: black-january\n")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "Error: No campaign by the id of 'red-october'; configured: black-january\n",
+    )
 
 
 def test_unknown_stage_lists_the_campaigns_stages(run) -> None:
     result = run("preview", "black-january", "eve")
-    assert (result.exit_code, result.stderr) == (2, "Error: Campaign 'black-january' has no stage 'eve'; its stages: reminder, day-of\n")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "Error: Campaign 'black-january' has no stage 'eve'; its stages: reminder, day-of\n",
+    )
 
 
 def test_missing_signing_key_names_the_variable(run, monkeypatch: pytest.MonkeyPatch) -> None:

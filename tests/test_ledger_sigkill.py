@@ -21,7 +21,18 @@ N = 600
 def _start(project: Project) -> subprocess.Popen[bytes]:
     env = dict(os.environ, ANNIVERSARY_SIGNING_KEY=SIGNING_KEY)
     return subprocess.Popen(
-        [sys.executable, "-m", "scheduler", "send", "black-january", "day-of", "--year", "2027", "--config", str(project.config)],
+        [
+            sys.executable,
+            "-m",
+            "scheduler",
+            "send",
+            "black-january",
+            "day-of",
+            "--year",
+            "2027",
+            "--config",
+            str(project.config),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -58,7 +69,8 @@ def test_sigkill_at_any_point_never_resends(project: Project) -> None:
     project.edit_config('outbox_dir = "outbox"', 'outbox_dir = "outbox"\nbatch_size = 25\nclaim_size = 25')
     subprocess.run(
         [sys.executable, "-m", "scheduler", "subscribers", "import", str(csv), "--config", str(project.config)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     kills = 0
     delay = 0.9

@@ -64,7 +64,9 @@ def test_russian_takes_gender_and_case_by_rule_set_name() -> None:
 
 
 def test_rule_set_the_language_lacks_is_a_clear_error() -> None:
-    with pytest.raises(TemplateProblem, match="language 'en' has no CLDR rule set 'spellout-ordinal-feminine'; it has:"):
+    with pytest.raises(
+        TemplateProblem, match="language 'en' has no CLDR rule set 'spellout-ordinal-feminine'; it has:"
+    ):
         spellout_ordinal(3, "en", "spellout-ordinal-feminine")
 
 

@@ -47,9 +47,9 @@ def test_list_unsubscribe_one_click(run, project: Project) -> None:
     assert https.startswith("https://example.org/anniversary/unsubscribe/v1.1.")
     assert mailto == "mailto:commemorations@example.org?subject=unsubscribe"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    from scheduler.tokens import Signer
-
     from conftest import SIGNING_KEY
+
+    from scheduler.tokens import Signer
 
     assert Signer(SIGNING_KEY.encode()).verify(https.rsplit("/", 1)[1]) == 1
     assert https in msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
@@ -57,7 +57,9 @@ def test_list_unsubscribe_one_click(run, project: Project) -> None:
 
 def test_name_with_crlf_never_adds_a_header(run, project: Project) -> None:
     path = project.root / "evil.csv"
-    path.write_text('email,name,language,timezone\nx@example.com,"Eve\r\nBcc: victim@example.com",en,UTC\n', encoding="utf-8")
+    path.write_text(
+        'email,name,language,timezone\nx@example.com,"Eve\r\nBcc: victim@example.com",en,UTC\n', encoding="utf-8"
+    )
     run("subscribers", "import", str(path))
     run("send", "black-january", "reminder", "--year", "2027")
     (eml,) = project.emls()

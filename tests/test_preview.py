@@ -22,9 +22,21 @@ def test_preview_any_year_and_language(run) -> None:
 
 
 def test_preview_as_a_subscriber_and_write_html(run, project: Project) -> None:
-    run("subscribers", "add", "leyla@example.com", "--name", "Leyla <b>", "--language", "az", "--timezone", "Europe/Berlin")
+    run(
+        "subscribers",
+        "add",
+        "leyla@example.com",
+        "--name",
+        "Leyla <b>",
+        "--language",
+        "az",
+        "--timezone",
+        "Europe/Berlin",
+    )
     html = project.root / "out.html"
-    result = run("preview", "black-january", "reminder", "--year", "2027", "--email", "leyla@example.com", "--html", str(html))
+    result = run(
+        "preview", "black-january", "reminder", "--year", "2027", "--email", "leyla@example.com", "--html", str(html)
+    )
     assert result.exit_code == 0
     assert "Hörmətli Leyla <b>" in result.stdout
     assert result.stderr == f"(HTML part written to {html})\n"

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import Project
+
 from scheduler.config import load_config
 from scheduler.errors import TemplateProblem
 from scheduler.render import SubscriberView, TemplateSet, build_context
@@ -20,53 +20,117 @@ def _set(project: Project, stage: str, parts: dict[str, str], language: str = "e
         (folder / f"{stage}.{part}.j2").write_text(text, encoding="utf-8")
 
 
-def _render(project: Project, stage: str = "reminder", *, year: int = 2027, name: str = "Ana", language: str = "en",
-            zone: str = "America/Los_Angeles"):
+def _render(
+    project: Project,
+    stage: str = "reminder",
+    *,
+    year: int = 2027,
+    name: str = "Ana",
+    language: str = "en",
+    zone: str = "America/Los_Angeles",
+):
     config = load_config(project.config)
     campaign = config.get_campaign("black-january")
-    ctx = build_context(config, campaign, campaign.get_stage(stage), year, SubscriberView(name, language, zone),
-                        "https://example.org/anniversary/unsubscribe/v1.1.sig")
+    ctx = build_context(
+        config,
+        campaign,
+        campaign.get_stage(stage),
+        year,
+        SubscriberView(name, language, zone),
+        "https://example.org/anniversary/unsubscribe/v1.1.sig",
+    )
     return TemplateSet(config, campaign).render(stage, ctx)
 
 
 def test_every_documented_variable_and_filter(project: Project) -> None:
-    _set(project, "reminder", {
-        "subject": "{{ event.title }} {{ anniversary.number|ordinal }}\n",
-        "txt": (
-            "{{ anniversary.number }}|{{ anniversary.year }}|{{ anniversary.is_round }}|{{ event.date }}|"
-            "{{ event.original_date }}|{{ event.timezone }}|{{ silence.local.isoformat() }}|{{ silence.utc.isoformat() }}|"
-            "{{ silence.event_local|format_time }}|{{ subscriber.name }}|{{ subscriber.language }}|{{ subscriber.timezone }}|"
-            "{{ stage.id }}|{{ stage.days_before }}|{{ unsubscribe_url }}|{{ sender.postal_address }}|{{ sender.from_name }}|"
-            "{{ sender.public_url }}|{{ language }}|{{ anniversary.number|spellout_ordinal }}|{{ anniversary.number|spellout }}|"
-            "{{ event.date|format_date }}|{{ silence.local|format_time }}|{{ silence.local|format_datetime('medium') }}|"
-            "{{ silence.local|zone_name }}"
-        ),
-        "html": "<p>{{ unsubscribe_url }} {{ sender.postal_address }}</p>",
-    })
+    _set(
+        project,
+        "reminder",
+        {
+            "subject": "{{ event.title }} {{ anniversary.number|ordinal }}\n",
+            "txt": (
+                "{{ anniversary.number }}|{{ anniversary.year }}|{{ anniversary.is_round }}|{{ event.date }}|"
+                "{{ event.original_date }}|{{ event.timezone }}|{{ silence.local.isoformat() }}|{{ silence.utc.isoformat() }}|"
+                "{{ silence.event_local|format_time }}|{{ subscriber.name }}|{{ subscriber.language }}|{{ subscriber.timezone }}|"
+                "{{ stage.id }}|{{ stage.days_before }}|{{ unsubscribe_url }}|{{ sender.postal_address }}|{{ sender.from_name }}|"
+                "{{ sender.public_url }}|{{ language }}|{{ anniversary.number|spellout_ordinal }}|{{ anniversary.number|spellout }}|"
+                "{{ event.date|format_date }}|{{ silence.local|format_time }}|{{ silence.local|format_datetime('medium') }}|"
+                "{{ silence.local|zone_name }}"
+            ),
+            "html": "<p>{{ unsubscribe_url }} {{ sender.postal_address }}</p>",
+        },
+    )
     out = _render(project)
     assert out.subject == "Black January 37th"
     assert out.text.split("|") == [
-        "37", "2027", "False", "2027-01-20", "1990-01-20", "Asia/Baku", "2027-01-20T00:00:00-08:00",
-        "2027-01-20T08:00:00+00:00", "12:00\u202fPM", "Ana", "en", "America/Los_Angeles", "reminder", "7",
-        "https://example.org/anniversary/unsubscribe/v1.1.sig", "1 Example St, Washington, DC 20001, USA",
-        "Example Network", "https://example.org/anniversary", "en", "thirty-seventh", "thirty-seven",
-        "January 20, 2027", "12:00\u202fAM", "Jan 20, 2027, 12:00:00\u202fAM", "Pacific Standard Time",
+        "37",
+        "2027",
+        "False",
+        "2027-01-20",
+        "1990-01-20",
+        "Asia/Baku",
+        "2027-01-20T00:00:00-08:00",
+        "2027-01-20T08:00:00+00:00",
+        "12:00\u202fPM",
+        "Ana",
+        "en",
+        "America/Los_Angeles",
+        "reminder",
+        "7",
+        "https://example.org/anniversary/unsubscribe/v1.1.sig",
+        "1 Example St, Washington, DC 20001, USA",
+        "Example Network",
+        "https://example.org/anniversary",
+        "en",
+        "thirty-seventh",
+        "thirty-seven",
+        "January 20, 2027",
+        "12:00\u202fAM",
+        "Jan 20, 2027, 12:00:00\u202fAM",
+        "Pacific Standard Time",
     ]
 
 
 def test_filters_follow_the_message_language(project: Project) -> None:
-    _set(project, "reminder", {"subject": "s", "txt": "{{ anniversary.number|ordinal }} {{ anniversary.number|spellout_ordinal }} {{ silence.local|format_time }} {{ event.date|format_date }}", "html": "h"}, "ru")
-    assert _render(project, language="ru", zone="Europe/Moscow").text == "37-я тридцать седьмая 11:00 20 января 2027\u202fг."
+    _set(
+        project,
+        "reminder",
+        {
+            "subject": "s",
+            "txt": "{{ anniversary.number|ordinal }} {{ anniversary.number|spellout_ordinal }} {{ silence.local|format_time }} {{ event.date|format_date }}",
+            "html": "h",
+        },
+        "ru",
+    )
+    assert (
+        _render(project, language="ru", zone="Europe/Moscow").text
+        == "37-я тридцать седьмая 11:00 20 января 2027\u202fг."
+    )
 
 
 def test_spellout_ordinal_takes_a_rule_set(project: Project) -> None:
-    _set(project, "reminder", {"subject": "s", "txt": '{{ anniversary.number|spellout_ordinal("spellout-ordinal-masculine") }}', "html": "h"}, "ru")
+    _set(
+        project,
+        "reminder",
+        {"subject": "s", "txt": '{{ anniversary.number|spellout_ordinal("spellout-ordinal-masculine") }}', "html": "h"},
+        "ru",
+    )
     assert _render(project, language="ru").text == "тридцать седьмой"
 
 
 def test_rule_set_the_language_lacks_is_a_template_error(project: Project) -> None:
-    _set(project, "reminder", {"subject": "s", "txt": 'line one\n{{ anniversary.number|spellout_ordinal("spellout-ordinal-feminine") }}', "html": "h"})
-    with pytest.raises(TemplateProblem, match=r"en/reminder.txt.j2:2: language 'en' has no CLDR rule set 'spellout-ordinal-feminine'"):
+    _set(
+        project,
+        "reminder",
+        {
+            "subject": "s",
+            "txt": 'line one\n{{ anniversary.number|spellout_ordinal("spellout-ordinal-feminine") }}',
+            "html": "h",
+        },
+    )
+    with pytest.raises(
+        TemplateProblem, match=r"en/reminder.txt.j2:2: language 'en' has no CLDR rule set 'spellout-ordinal-feminine'"
+    ):
         _render(project)
 
 
@@ -83,7 +147,11 @@ def test_sandbox_blocks_reaching_past_the_variables(project: Project) -> None:
 
 
 def test_html_is_autoescaped_and_text_is_not(project: Project) -> None:
-    _set(project, "reminder", {"subject": "Hi {{ subscriber.name }}", "txt": "{{ subscriber.name }}", "html": "<p>{{ subscriber.name }}</p>"})
+    _set(
+        project,
+        "reminder",
+        {"subject": "Hi {{ subscriber.name }}", "txt": "{{ subscriber.name }}", "html": "<p>{{ subscriber.name }}</p>"},
+    )
     out = _render(project, name='<script>alert("x")</script> & Co')
     assert out.html == "<p>&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co</p>"
     assert out.text == '<script>alert("x")</script> & Co'
@@ -135,7 +203,13 @@ def test_template_not_found_names_the_path(project: Project) -> None:
 
 def test_shared_layout_resolves_from_the_common_folder(project: Project) -> None:
     assert (project.root / "templates" / "layouts" / "base.html.j2").is_file()
-    _set(project, "reminder", {"subject": "s", "txt": '{% extends "layouts/base.txt.j2" %}{% block body %}BODY{% endblock %}', "html": "h"})
+    _set(
+        project,
+        "reminder",
+        {"subject": "s", "txt": '{% extends "layouts/base.txt.j2" %}{% block body %}BODY{% endblock %}', "html": "h"},
+    )
     out = _render(project)
-    assert out.text.startswith("BODY") and "Unsubscribe: https://example.org/anniversary/unsubscribe/v1.1.sig" in out.text
+    assert (
+        out.text.startswith("BODY") and "Unsubscribe: https://example.org/anniversary/unsubscribe/v1.1.sig" in out.text
+    )
     _ = Path

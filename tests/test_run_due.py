@@ -79,7 +79,10 @@ def test_within_the_cutoff_a_late_start_still_sends(run, project: Project) -> No
 
 def test_now_needs_an_offset(run) -> None:
     result = run("run-due", "--now", "2027-01-13T06:00:00")
-    assert (result.exit_code, result.stderr) == (2, "Error: --now: '2027-01-13T06:00:00' has no UTC offset; add Z or +04:00\n")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "Error: --now: '2027-01-13T06:00:00' has no UTC offset; add Z or +04:00\n",
+    )
     result = run("run-due", "--now", "tomorrow")
     assert (result.exit_code, result.stderr) == (
         2,
@@ -124,7 +127,10 @@ def test_leap_day_event_in_a_common_year_is_kept_on_28_february(run, project: Pr
 def test_second_send_sends_nothing_new(run, project: Project) -> None:
     _import(run, project)
     assert run("send", "black-january", "reminder", "--year", "2027").stdout == "black-january 2027 reminder: sent 2\n"
-    assert run("send", "black-january", "reminder", "--year", "2027").stdout == "black-january 2027 reminder: nothing to send\n"
+    assert (
+        run("send", "black-january", "reminder", "--year", "2027").stdout
+        == "black-january 2027 reminder: nothing to send\n"
+    )
     assert len(project.emls()) == 2
 
 

@@ -35,7 +35,9 @@ def pg_store() -> Iterator[Store]:
 
 
 def _subscribers(store: Store, n: int) -> None:
-    rows = [SubscriberRow(f"s{i}@example.com", f"S{i}", "en", "Europe/Berlin" if i % 2 else "Asia/Baku") for i in range(n)]
+    rows = [
+        SubscriberRow(f"s{i}@example.com", f"S{i}", "en", "Europe/Berlin" if i % 2 else "Asia/Baku") for i in range(n)
+    ]
     store.upsert_subscribers(rows, "import", NOW - timedelta(days=30))
 
 
@@ -48,8 +50,9 @@ def test_concurrent_claims_are_disjoint(pg_store: Store) -> None:
         seq = 0
         while True:
             seq += 1
-            batch = pg_store.claim_batch("bj", 2027, "reminder", claim_id=f"w{k}.{seq}", transport="outbox",
-                                         limit=7, after=after, now=NOW)
+            batch = pg_store.claim_batch(
+                "bj", 2027, "reminder", claim_id=f"w{k}.{seq}", transport="outbox", limit=7, after=after, now=NOW
+            )
             if not batch:
                 return
             after = batch[-1].subscriber_id
@@ -68,8 +71,17 @@ def test_concurrent_claims_are_disjoint(pg_store: Store) -> None:
 
 def test_skip_and_zones_and_utc_round_trip(pg_store: Store) -> None:
     _subscribers(pg_store, 10)
-    n = pg_store.skip_unsent("bj", 2027, "day-of", reason="past the late cutoff", claim_id="r.skip",
-                             transport="outbox", now=NOW, zones=["Asia/Baku"], consented_before=NOW)
+    n = pg_store.skip_unsent(
+        "bj",
+        2027,
+        "day-of",
+        reason="past the late cutoff",
+        claim_id="r.skip",
+        transport="outbox",
+        now=NOW,
+        zones=["Asia/Baku"],
+        consented_before=NOW,
+    )
     assert n == 5
     assert pg_store.count_unsent("bj", 2027, "day-of") == 5
     entry = pg_store.entries("bj", 2027, "day-of", State.SKIPPED)[0]

@@ -6,10 +6,9 @@ import csv
 import io
 import sqlite3
 
+from conftest import Project
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import Project
 
 
 def _db(project: Project) -> sqlite3.Connection:
@@ -17,7 +16,9 @@ def _db(project: Project) -> sqlite3.Connection:
 
 
 def test_add_then_count(run, project: Project) -> None:
-    result = run("subscribers", "add", "Ana@Example.COM", "--name", "Ana", "--language", "az", "--timezone", "Asia/Baku")
+    result = run(
+        "subscribers", "add", "Ana@Example.COM", "--name", "Ana", "--language", "az", "--timezone", "Asia/Baku"
+    )
     assert (result.exit_code, result.stdout) == (0, "Ana@example.com: added\n")
     assert run("subscribers", "count").stdout == "pending\t0\nactive\t1\nunsubscribed\t0\nbounced\t0\ntotal\t1\n"
     row = _db(project).execute("select email, status, consent_source from subscriber").fetchone()
@@ -57,7 +58,10 @@ def test_import_reports_each_bad_row_and_imports_the_good(run, project: Project)
     err = result.stderr.splitlines()
     assert err[0] == f"Warning: {path}:7: language 'ko' is not one of en, az, ru, tr; using 'en'"
     assert err[1].startswith(f"Error: {path}:3: invalid email 'broken-address'")
-    assert err[2] == f"Error: {path}:5: timezone must be an IANA time zone such as Asia/Baku or America/Los_Angeles (got 'Europe/Atlantis')"
+    assert (
+        err[2]
+        == f"Error: {path}:5: timezone must be an IANA time zone such as Asia/Baku or America/Los_Angeles (got 'Europe/Atlantis')"
+    )
     assert err[3] == f"Error: {path}:6: LEYLA@example.com repeats line 2"
     langs = dict(_db(project).execute("select email, language from subscriber").fetchall())
     assert langs == {"leyla@example.com": "az", "john@example.com": "en", "kim@example.com": "en"}
@@ -71,7 +75,11 @@ def test_reimport_changes_nothing_and_updates_what_changed(run, project: Project
     assert _db(project).execute("select * from subscriber order by id").fetchall() == before
     path = project.write_csv("a@example.com,A,en,Europe/Berlin\nB@example.com,Bə,ru,Europe/Moscow\n")
     assert run("subscribers", "import", str(path)).stdout == "0 added, 1 updated, 1 unchanged, 0 rejected\n"
-    row = _db(project).execute("select name, language, timezone from subscriber where email_key='b@example.com'").fetchone()
+    row = (
+        _db(project)
+        .execute("select name, language, timezone from subscriber where email_key='b@example.com'")
+        .fetchone()
+    )
     assert row == ("Bə", "ru", "Europe/Moscow")
 
 
@@ -90,7 +98,9 @@ def test_import_ignores_extra_columns_and_needs_the_header(run, project: Project
 
 def test_name_with_line_break_is_folded(run, project: Project) -> None:
     path = project.root / "nl.csv"
-    path.write_text('email,name,language,timezone\nx@example.com,"Evil\r\nBcc: victim@example.com",en,UTC\n', encoding="utf-8")
+    path.write_text(
+        'email,name,language,timezone\nx@example.com,"Evil\r\nBcc: victim@example.com",en,UTC\n', encoding="utf-8"
+    )
     run("subscribers", "import", str(path))
     assert _db(project).execute("select name from subscriber").fetchone() == ("Evil Bcc: victim@example.com",)
 
@@ -104,13 +114,18 @@ def test_export_list_remove(run, project: Project) -> None:
         ("a@example.com", "Ä", "az", "Asia/Baku", "active", "import"),
         ("b@example.com", "", "en", "UTC", "active", "import"),
     ]
-    assert run("subscribers", "list").stdout == "a@example.com\tÄ\taz\tAsia/Baku\tactive\nb@example.com\t\ten\tUTC\tactive\n"
+    assert (
+        run("subscribers", "list").stdout
+        == "a@example.com\tÄ\taz\tAsia/Baku\tactive\nb@example.com\t\ten\tUTC\tactive\n"
+    )
     assert run("subscribers", "remove", "A@Example.com").stdout == "a@example.com: removed\n"
     result = run("subscribers", "remove", "a@example.com")
     assert (result.exit_code, result.stderr) == (2, "Error: no subscriber 'a@example.com'\n")
 
 
-names = st.text(st.characters(blacklist_categories=["Cs", "Cc", "Zl", "Zp"]), max_size=30).map(lambda s: " ".join(s.split()))
+names = st.text(st.characters(blacklist_categories=["Cs", "Cc", "Zl", "Zp"]), max_size=30).map(
+    lambda s: " ".join(s.split())
+)
 rows = st.lists(
     st.tuples(
         st.from_regex(r"[a-z][a-z0-9]{0,8}(\.[a-z0-9]{1,5})?@example\.(com|org|az)", fullmatch=True),
@@ -135,6 +150,10 @@ def test_export_imports_back_unchanged(run, project: Project, data: list[tuple[s
     run("subscribers", "import", str(src))
     exported = project.root / "exported.csv"
     run("subscribers", "export", str(exported))
-    back = [(r["email"], r["name"], r["language"], r["timezone"]) for r in csv.DictReader(exported.open(encoding="utf-8"))]
+    back = [
+        (r["email"], r["name"], r["language"], r["timezone"]) for r in csv.DictReader(exported.open(encoding="utf-8"))
+    ]
     assert back == [tuple(r) for r in data]
-    assert run("subscribers", "import", str(exported)).stdout == f"0 added, 0 updated, {len(data)} unchanged, 0 rejected\n"
+    assert (
+        run("subscribers", "import", str(exported)).stdout == f"0 added, 0 updated, {len(data)} unchanged, 0 rejected\n"
+    )
