@@ -82,6 +82,8 @@ class SmtpConfig(_Strict):
     username: str | None = None
     password_env: str = "SMTP_PASSWORD"
     timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    #: attempts after a dropped connection or a 4xx answer before the entry fails
+    max_retries: Annotated[int, Field(ge=0, le=20)] = 3
 
 
 class SendgridConfig(_Strict):
@@ -100,6 +102,9 @@ class TransportConfig(_Strict):
     rate_per_second: Annotated[float, Field(ge=0)] = 0
     concurrency: Annotated[int, Field(ge=1, le=64)] = 1
     batch_size: Annotated[int, Field(ge=1, le=1000)] = 100
+    #: ledger entries claimed per database round trip, then grouped by content into
+    #: requests of batch_size (issue 3); also how many may stay `unknown` after a crash
+    claim_size: Annotated[int, Field(ge=1, le=100_000)] = 5000
     smtp: SmtpConfig = SmtpConfig()
     sendgrid: SendgridConfig = SendgridConfig()
 

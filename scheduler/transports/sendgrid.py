@@ -1,0 +1,383 @@
+"""SendGrid, through the official ``sendgrid`` library: one ``/v3/mail/send`` request per
+batch of recipients who share a content, with per-recipient substitutions (issue 3).
+
+Every answer becomes a ledger state (issue 3, section 2):
+
+* 2xx: sent, with the ``X-Message-Id`` (one per request; SendGrid suffixes it per
+  recipient in its events).
+* 429: wait until ``X-RateLimit-Reset`` (or back off with jitter), retry.
+* 5xx, and failures to connect or to hand over the body: back off, retry up to
+  ``max_retries``, then failed. Before the whole body is written the server cannot have
+  accepted the request, so a retry cannot send twice.
+* 400/413 and other 4xx: failed with SendGrid's own error message, no retry.
+* 401/403: a fatal TransportError; the run stops and the batch's claims are released.
+* The body was sent but the answer was lost (timed out, connection dropped): ``unknown``,
+  never retried, because SendGrid may have accepted it. ``anniversary status`` lists them.
+
+The API key is read from the environment variable the config names, is never logged
+(the library logs its headers at DEBUG: see :func:`_quiet_library`) and never appears in
+a message this module writes.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import random
+import time
+import urllib.error
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+
+from scheduler.config import Config
+from scheduler.errors import MissingSecret, TransportError
+from scheduler.message import Outgoing, one_line
+from scheduler.models import State
+from scheduler.store import Result
+from scheduler.transports.base import NAME_HTML, NAME_TEXT, Batch, FatalAfter, Recipient, Transport, clean_name
+
+log = logging.getLogger("scheduler.transports.sendgrid")
+
+#: documented in SendGrid's v3 Mail Send reference; the schema does not enforce them
+MAX_PERSONALIZATIONS = 1000
+MAX_PERSONAL_BYTES = 10_000  # substitutions + custom_args, per personalization
+MAX_REQUEST_BYTES = 30 * 1024 * 1024  # "less than 30MB"
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 30.0
+#: a wrong or hostile X-RateLimit-Reset must not park the run for hours
+MAX_RATE_WAIT = 120.0
+_REASON_MAX = 500
+
+
+def _quiet_library() -> None:
+    """python_http_client logs the Authorization header at DEBUG. Besides the level
+    scheduler.logs sets, a filter drops its records below WARNING even when a caller
+    (pytest's caplog, a -vv run) lowers the level again."""
+    for name in ("python_http_client", "python_http_client.client"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.WARNING)
+        if not any(isinstance(f, _BelowWarning) for f in logger.filters):
+            logger.addFilter(_BelowWarning())
+
+
+class _BelowWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one request came to, for every personalization it carried."""
+
+    state: State
+    message_id: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class Payload:
+    body: dict[str, Any]
+    recipients: list[Recipient]
+    #: results decided before sending (a personalization over the size limit)
+    early: list[Result]
+    #: recipients that did not fit under 30 MB: the next request carries them
+    rest: list[Recipient]
+
+
+class SendgridTransport(Transport):
+    name = "sendgrid"
+    max_batch = MAX_PERSONALIZATIONS
+    groups_content = True
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        sg = config.transport.sendgrid
+        key = os.environ.get(sg.api_key_env, "").strip()
+        if not key:
+            raise MissingSecret(sg.api_key_env, "transport.sendgrid.api_key_env")
+        _quiet_library()
+        self.settings = sg
+        self.timeout = sg.timeout_seconds
+        self.max_retries = sg.max_retries
+        self.sleep, self.clock = sleep, clock
+        self.rng = rng or random.Random()
+        self.client = SendGridAPIClient(api_key=key, host=sg.host.rstrip("/"))
+        # The library's default is to wait forever (issue 3, section 2).
+        self.client.client.timeout = self.timeout
+        del key
+
+    def __repr__(self) -> str:
+        return f"SendgridTransport(host={self.settings.host!r}, key=<hidden>)"
+
+    # -- the pipeline ------------------------------------------------------------------
+
+    def send_batch(self, messages: Sequence[Outgoing]) -> list[Result]:
+        """Finished messages (send-test, the organizers' heads-up): one request per
+        distinct content; results come back in the order of ``messages``."""
+        out: list[Result | None] = [None] * len(messages)
+        done: list[Result] = []
+        try:
+            for batch, positions in _by_content(messages):
+                results = self.send_group(batch)
+                for i, r in zip(positions, results, strict=True):
+                    out[i] = r
+                done.extend(results)
+        except FatalAfter as exc:
+            raise FatalAfter(str(exc), done + exc.done) from None
+        except TransportError as exc:
+            if exc.fatal and done:
+                raise FatalAfter(str(exc), done) from None
+            raise
+        return [r for r in out if r is not None]
+
+    def send_group(self, batch: Batch) -> list[Result]:
+        results: list[Result] = []
+        try:
+            for part in self._split(batch):
+                todo: Batch | None = part
+                while todo is not None:
+                    payload = self.build_message_payload(todo)
+                    results.extend(payload.early)
+                    if payload.recipients:
+                        response = self.post_to_esp(payload, todo)
+                        results.extend(self.parse_recipient_status(response, payload))
+                    todo = Batch(todo.proto, payload.rest, todo.personal) if payload.rest else None
+        except TransportError as exc:
+            # 401/403 after an earlier request of this batch went out: record that one.
+            if exc.fatal and results:
+                raise FatalAfter(str(exc), results) from None
+            raise
+        return results
+
+    def _split(self, batch: Batch) -> list[Batch]:
+        """At most 1,000 personalizations and no address twice per request."""
+        parts: list[Batch] = []
+        rest = list(batch.recipients)
+        while rest:
+            seen: set[str] = set()
+            take: list[Recipient] = []
+            later: list[Recipient] = []
+            for r in rest:
+                addr = r.email.lower()
+                if addr in seen or len(take) >= MAX_PERSONALIZATIONS:
+                    later.append(r)
+                else:
+                    seen.add(addr)
+                    take.append(r)
+            parts.append(Batch(batch.proto, take, batch.personal))
+            rest = later
+        return parts
+
+    def build_message_payload(self, messages: Batch) -> Payload:
+        batch = messages
+        proto = batch.proto
+        shared_headers = {k: v for k, v in proto.headers().items() if not k.startswith("List-Unsubscribe")}
+        shared_headers["Content-Language"] = proto.rendered.language
+        body: dict[str, Any] = {
+            "from": {"email": proto.from_email, "name": one_line(proto.from_name)},
+            "subject": one_line(proto.subject),
+            "content": [
+                {"type": "text/plain", "value": proto.rendered.text},
+                {"type": "text/html", "value": proto.rendered.html},
+            ],
+            "headers": shared_headers,
+            # No personal data here: campaign, year and stage only (issue 3, section 1).
+            "categories": [f"{proto.campaign}/{proto.stage}"],
+            "custom_args": {"campaign": proto.campaign, "year": str(proto.year), "stage": proto.stage},
+            # Click tracking would rewrite the unsubscribe link (RFC 8058 wants ours).
+            "tracking_settings": {"click_tracking": {"enable": False, "enable_text": False}},
+        }
+        if proto.reply_to:
+            body["reply_to"] = {"email": proto.reply_to}
+        if self.settings.sandbox_mode:
+            body["mail_settings"] = {"sandbox_mode": {"enable": True}}
+        if self.settings.asm_group_id is not None:
+            body["asm"] = {"group_id": self.settings.asm_group_id}
+        personalizations: list[dict[str, Any]] = []
+        recipients: list[Recipient] = []
+        early: list[Result] = []
+        size = len(json.dumps(body)) + 32
+        rest: list[Recipient] = []
+        mailto = f"mailto:{proto.unsubscribe_mailto}?subject=unsubscribe"
+        for i, r in enumerate(batch.recipients):
+            built = self._personalization(r, proto, mailto, batch.personal)
+            if built is None:
+                early.append(
+                    Result(
+                        r.entry_id or 0,
+                        State.FAILED,
+                        None,
+                        f"substitutions and custom_args exceed SendGrid's {MAX_PERSONAL_BYTES} bytes per recipient",
+                    )
+                )
+                continue
+            p, grow = built
+            if size + grow >= MAX_REQUEST_BYTES:
+                grow = len(json.dumps(p)) + 1
+                if size + grow >= MAX_REQUEST_BYTES and recipients:
+                    # Under 30 MB per request: the rest go in the next request.
+                    rest = list(batch.recipients[i:])
+                    break
+            size += grow
+            personalizations.append(p)
+            recipients.append(r)
+        body["personalizations"] = personalizations
+        return Payload(body, recipients, early, rest)
+
+    def _personalization(
+        self, r: Recipient, proto: Outgoing, mailto: str, personal: bool
+    ) -> tuple[dict[str, Any], int] | None:
+        """The personalization and an upper bound of its JSON size; None when its
+        substitutions and custom_args exceed SendGrid's 10,000 bytes."""
+        name = r.name if r.clean else clean_name(r.name)
+        to: dict[str, str] = {"email": r.email}
+        if name:
+            to["name"] = name
+        url = r.unsubscribe_url
+        # Names the ledger entry; a test send says so; the organizers' heads-up has none.
+        entry = str(r.entry_id) if r.entry_id is not None else ("test" if proto.is_test else "none")
+        p: dict[str, Any] = {
+            "to": [to],
+            "headers": {
+                # RFC 2369 / RFC 8058, per recipient: the link names the subscriber.
+                "List-Unsubscribe": f"<{url}>, <{mailto}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+            "custom_args": {"entry": entry},
+        }
+        # JSON escapes take at most 6 bytes per character (12 for one outside the BMP);
+        # the exact size is computed only for a value that might be near a limit.
+        wide = 6 if (name.isascii() and r.email.isascii()) else 12
+        personal_bytes = 0
+        if personal:
+            subs = r.substitutions()
+            p["substitutions"] = subs
+            personal_bytes = 120 + len(entry) + wide * (len(subs[NAME_TEXT]) + len(subs[NAME_HTML])) + 12 * len(url)
+            if personal_bytes > MAX_PERSONAL_BYTES:
+                personal_bytes = len(json.dumps(subs).encode()) + len(json.dumps(p["custom_args"]).encode())
+                if personal_bytes > MAX_PERSONAL_BYTES:
+                    return None
+        bound = 200 + personal_bytes + wide * (len(r.email) + len(name)) + 6 * (len(url) + len(mailto))
+        return p, bound
+
+    def post_to_esp(self, payload: Payload, messages: Batch) -> Outcome:
+        attempt = 0
+        while True:
+            try:
+                response = self.client.client.mail.send.post(request_body=payload.body, timeout=self.timeout)
+            except HTTPError as err:
+                code = int(err.status_code)
+                if code in (401, 403):
+                    raise TransportError(
+                        f"SendGrid refused the API key from ${self.settings.api_key_env} "
+                        f"({code} {_error_text(err)}); stopped before sending more. Check the key and its "
+                        "Mail Send permission, then run again.",
+                        fatal=True,
+                    ) from None
+                retryable = code == 429 or code >= 500
+                if not retryable or attempt >= self.max_retries:
+                    what = f"SendGrid {code}: {_error_text(err)}"
+                    if retryable:
+                        what += f" (gave up after {attempt + 1} attempts)"
+                    return Outcome(State.FAILED, reason=what[:_REASON_MAX])
+                wait = self._rate_wait(err) if code == 429 else None
+                self._pause(attempt, wait, f"SendGrid answered {code}")
+            except urllib.error.URLError as err:
+                # Raised while connecting or writing the body (urllib wraps only those):
+                # SendGrid cannot have accepted an incomplete request, so retrying is safe.
+                if attempt >= self.max_retries:
+                    return Outcome(
+                        State.FAILED,
+                        reason=f"could not reach SendGrid at {self.settings.host}: {err.reason} "
+                        f"(gave up after {attempt + 1} attempts)"[:_REASON_MAX],
+                    )
+                self._pause(attempt, None, f"could not reach SendGrid ({err.reason})")
+            except (OSError, http.client.HTTPException) as err:
+                # The whole request was written; the answer never came (timeout, dropped
+                # connection). SendGrid may have accepted it: never resend automatically.
+                return Outcome(
+                    State.UNKNOWN,
+                    reason=f"request sent but SendGrid's answer was lost ({type(err).__name__}: {err}); "
+                    "may have been delivered, not resent automatically"[:_REASON_MAX],
+                )
+            else:
+                if 200 <= response.status_code < 300:
+                    return Outcome(State.SENT, message_id=_header(response.headers, "X-Message-Id"))
+                return Outcome(State.FAILED, reason=f"SendGrid answered {response.status_code}")
+            attempt += 1
+
+    def parse_recipient_status(self, response: Outcome, messages: Payload) -> list[Result]:
+        return [
+            Result(r.entry_id or 0, response.state, response.message_id, response.reason) for r in messages.recipients
+        ]
+
+    # -- waiting -----------------------------------------------------------------------
+
+    def _rate_wait(self, err: HTTPError) -> float | None:
+        reset = _header(getattr(err, "headers", None), "X-RateLimit-Reset")
+        if not reset:
+            return None
+        try:
+            # SendGrid sends the Unix time at which the limit resets.
+            wait = float(reset) - self.clock()
+        except ValueError:
+            return None
+        return min(max(wait, 0.0) + self.rng.uniform(0, 0.25), MAX_RATE_WAIT)
+
+    def _pause(self, attempt: int, wait: float | None, why: str) -> None:
+        if wait is None:
+            # Exponential backoff with "equal jitter": half fixed, half random.
+            ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
+            wait = ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+        log.warning("%s; retrying in %.1f s (attempt %d of %d)", why, wait, attempt + 2, self.max_retries + 1)
+        self.sleep(wait)
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if headers is None:
+        return None
+    try:
+        value = headers.get(name)
+    except AttributeError:
+        return None
+    return str(value) if value is not None else None
+
+
+def _error_text(err: HTTPError) -> str:
+    """SendGrid's own messages from ``{"errors": [{"message", "field"}]}``."""
+    try:
+        data = json.loads(err.body.decode("utf-8", "replace") if isinstance(err.body, bytes) else err.body)
+        parts = []
+        for e in data.get("errors", []):
+            text = str(e.get("message", "")).strip()
+            if e.get("field"):
+                text += f" (field {e['field']})"
+            parts.append(text)
+        if parts:
+            return "; ".join(parts)
+    except (ValueError, AttributeError, TypeError):
+        pass
+    return str(getattr(err, "reason", "") or "no error message")
+
+
+def _by_content(messages: Sequence[Outgoing]) -> list[tuple[Batch, list[int]]]:
+    """Messages grouped as Batch.from_messages does, with each one's position."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, m in enumerate(messages):
+        groups.setdefault(Batch.content_key(m), []).append(i)
+    return [
+        (Batch(messages[idx[0]], [Recipient.of(messages[i]) for i in idx], personal=False), idx)
+        for idx in groups.values()
+    ]

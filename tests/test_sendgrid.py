@@ -1,0 +1,388 @@
+"""The SendGrid transport through the real ``sendgrid`` client, against a loopback server
+that validates every body against SendGrid's OpenAPI spec and injects faults (issue 3)."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sg_sink import Fault, Sink
+from sg_world import API_KEY, NOW, SIGNING_KEY, ledger_states, make_config, make_store, signer, subscriber_rows
+
+from scheduler.cli import cli
+from scheduler.config import Config
+from scheduler.errors import MissingSecret, TransportError
+from scheduler.models import State
+from scheduler.render import SubscriberView
+from scheduler.sender import Sender
+from scheduler.store import Claimed, Store, SubscriberRow
+from scheduler.transports.sendgrid import SendgridTransport
+
+CAMPAIGN, STAGE, YEAR = "black-january", "reminder", 2027
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    with Sink() as s:
+        yield s
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENDGRID_API_KEY", API_KEY)
+    monkeypatch.setenv("ANNIVERSARY_SIGNING_KEY", SIGNING_KEY)
+
+
+class Clock:
+    """Injected into the transport: sleeps are recorded, not waited."""
+
+    def __init__(self) -> None:
+        self.now = 1_900_000_000.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def time(self) -> float:
+        return self.now
+
+
+def world(
+    tmp_path: Path, sink_url: str, n: int, extra: str = "", transport: str = "batch_size = 1000"
+) -> tuple[Config, Store, SendgridTransport, Clock]:
+    cfg = make_config(
+        tmp_path,
+        f'{transport}\n[transport.sendgrid]\nhost = "{sink_url}"\ntimeout_seconds = 0.4\nmax_retries = 2\n{extra}',
+    )
+    store = make_store(cfg, n)
+    clock = Clock()
+    return cfg, store, SendgridTransport(cfg, sleep=clock.sleep, clock=clock.time), clock
+
+
+def send(cfg: Config, store: Store, transport: SendgridTransport) -> Any:
+    return Sender(cfg, store, transport, signer()).send_stage(CAMPAIGN, STAGE, YEAR, NOW)
+
+
+def groups(n: int) -> int:
+    """Content groups among the first n generated subscribers: language x zone x named."""
+    return len({(r.language, r.timezone, bool(r.name)) for r in subscriber_rows(n)})
+
+
+def assert_each_once(store: Store, sink: Sink, n: int) -> dict[str, str]:
+    states = ledger_states(store)
+    assert len(states) == n, "every subscriber ends in exactly one ledger state"
+    accepted = Counter(sink.accepted_addresses())
+    assert not [a for a, k in accepted.items() if k > 1], "no address is sent the stage twice"
+    assert not sink.errors, sink.errors[:3]
+    return states
+
+
+def test_batches_validate_against_the_spec_and_carry_each_recipient(tmp_path: Path, sink: Sink) -> None:
+    cfg, store, transport, _ = world(tmp_path, sink.url, 120)
+    result = send(cfg, store, transport)
+    assert result.counts == {"sent": 120}
+    states = assert_each_once(store, sink, 120)
+    assert set(states.values()) == {"sent"}
+    # 4 languages x 3 zones x (named, unnamed): one request per content group.
+    assert len(sink.seen) == 24
+    ids = {s.message_id for s in sink.seen}
+    assert {e["message_id"] for e in store.entries(CAMPAIGN, YEAR, STAGE)} == ids
+    for seen in sink.seen:
+        assert seen.authorization == f"Bearer {API_KEY}"
+        body = seen.body
+        assert (body["subject"] and "%anv" not in body["subject"]) or "%anv-name-t%" in body["subject"]
+        assert body["tracking_settings"]["click_tracking"]["enable"] is False
+        for p in body["personalizations"]:
+            # custom_args name the ledger entry and nothing personal.
+            assert set(p["custom_args"]) == {"entry"} and p["custom_args"]["entry"].isdigit()
+            assert p["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+            assert p["substitutions"]["%anv-unsub-t%"] in p["headers"]["List-Unsubscribe"]
+        assert "@" not in str(body["categories"]) + str(body["custom_args"])
+
+
+def test_substituted_content_equals_rendering_each_recipient(tmp_path: Path, sink: Sink) -> None:
+    cfg, store, transport, _ = world(tmp_path, sink.url, 40)
+    sender = Sender(cfg, store, transport, signer())
+    sender.send_stage(CAMPAIGN, STAGE, YEAR, NOW)
+    campaign = cfg.get_campaign(CAMPAIGN)
+    stage = campaign.get_stage(STAGE)
+    rows = {r.email: (i + 1, r) for i, r in enumerate(subscriber_rows(40))}
+    checked = 0
+    for seen in sink.seen:
+        text, body_html = (c["value"] for c in seen.body["content"])
+        for p in seen.body["personalizations"]:
+            sid, row = rows[p["to"][0]["email"]]
+            subject, t, h = seen.body["subject"], text, body_html
+            for key, value in p["substitutions"].items():
+                subject, t, h = subject.replace(key, value), t.replace(key, value), h.replace(key, value)
+            alone, _ = sender.render_for(
+                campaign, stage, YEAR, SubscriberView(row.name, row.language, row.timezone), sid
+            )
+            assert (subject, t, h) == (alone.subject, alone.text, alone.html)
+            checked += 1
+    assert checked == 40
+    assert any(html.escape("<&>") in c["value"] for s in sink.seen for c in s.body["content"]) is False
+
+
+def test_1000_personalizations_at_most_per_request(tmp_path: Path, sink: Sink) -> None:
+    cfg = make_config(tmp_path, f'batch_size = 1000\n[transport.sendgrid]\nhost = "{sink.url}"')
+    store = Store(cfg.database_url)
+    rows = [SubscriberRow(f"same{i}@example.com", "Ana", "en", "Asia/Baku") for i in range(2300)]
+    store.upsert_subscribers(rows, "import", NOW)
+    send(cfg, store, SendgridTransport(cfg))
+    assert sorted(len(s.body["personalizations"]) for s in sink.seen) == [300, 1000, 1000]
+    assert_each_once(store, sink, 2300)
+
+
+def test_429_waits_until_the_reset_time(tmp_path: Path, sink: Sink) -> None:
+    cfg, store, transport, clock = world(tmp_path, sink.url, 10, transport="batch_size = 1000")
+    reset = int(clock.now) + 7
+    sink.faults = [Fault(429, {"X-RateLimit-Reset": str(reset)}, {"errors": [{"message": "too many"}]})]
+    result = send(cfg, store, transport)
+    assert result.counts["sent"] == 10
+    assert 7 <= clock.sleeps[0] <= 7.3
+    assert_each_once(store, sink, 10)
+
+
+def test_429_without_reset_backs_off_exponentially_with_jitter(tmp_path: Path, sink: Sink) -> None:
+    cfg, store, transport, clock = world(tmp_path, sink.url, 3)
+    sink.faults = [Fault(429), Fault(429)]
+    send(cfg, store, transport)
+    assert len(clock.sleeps) == 2
+    assert 0.25 <= clock.sleeps[0] <= 0.5 and 0.5 <= clock.sleeps[1] <= 1.0
+    assert set(assert_each_once(store, sink, 3).values()) == {"sent"}
+
+
+@pytest.mark.parametrize("codes", [(500,), (503, 500)])
+def test_5xx_is_retried_then_sent(tmp_path: Path, sink: Sink, codes: tuple[int, ...]) -> None:
+    cfg, store, transport, clock = world(tmp_path, sink.url, 5)
+    sink.faults = [Fault(c) for c in codes]
+    result = send(cfg, store, transport)
+    assert result.counts == {"sent": 5} and len(clock.sleeps) == len(codes)
+
+
+def test_5xx_past_max_retries_fails_the_batch_and_the_run_goes_on(tmp_path: Path, sink: Sink) -> None:
+    cfg, store, transport, _ = world(tmp_path, sink.url, 40)
+    sink.faults = [Fault(500), Fault(503), Fault(500)]  # max_retries = 2: three attempts
+    result = send(cfg, store, transport)
+    states = assert_each_once(store, sink, 40)
+    failed = [e for e in store.entries(CAMPAIGN, YEAR, STAGE) if e["state"] == "failed"]
+    assert failed and all("SendGrid 500" in e["reason"] and "3 attempts" in e["reason"] for e in failed)
+    assert result.counts["sent"] + result.counts["failed"] == 40 and list(states.values()).count("sent") > 0
+
+
+def test_400_and_413_fail_with_sendgrids_message_and_no_retry(tmp_path: Path, sink: Sink) -> None:
+    cfg, store, transport, clock = world(tmp_path, sink.url, 40)
+    msg = "The from email does not contain a valid address."
+    sink.faults = [
+        Fault(400, body={"errors": [{"message": msg, "field": "from.email", "help": None}]}),
+        Fault(413, body={"errors": [{"message": "Payload Too Large", "field": None}]}),
+    ]
+    send(cfg, store, transport)
+    reasons = Counter(e["reason"] for e in store.entries(CAMPAIGN, YEAR, STAGE) if e["state"] == "failed")
+    assert f"SendGrid 400: {msg} (field from.email)" in reasons
+    assert "SendGrid 413: Payload Too Large" in reasons
+    assert clock.sleeps == [] and len(sink.seen) == groups(40)
+    assert_each_once(store, sink, 40)
+
+
+def test_response_slower_than_the_timeout_is_unknown_and_never_resent(tmp_path: Path, sink: Sink) -> None:
+    cfg, store, transport, _ = world(tmp_path, sink.url, 12)
+    sink.faults = [Fault(delay=0.8)]
+    send(cfg, store, transport)
+    states = assert_each_once(store, sink, 12)
+    unknown = [a for a, s in states.items() if s == "unknown"]
+    assert len(unknown) == len(sink.seen[0].addresses()) and len(sink.seen) == groups(12)
+    assert Counter(sink.accepted_addresses())[unknown[0]] == 1  # it did arrive once, and only once
+    entry = next(e for e in store.entries(CAMPAIGN, YEAR, STAGE) if e["state"] == "unknown")
+    assert "answer was lost" in entry["reason"] and "TimeoutError" in entry["reason"]
+    # A second run leaves unknown entries alone.
+    send(cfg, store, transport)
+    assert len(sink.seen) == groups(12)
+    # `anniversary status` lists them, with the command that resends them on purpose.
+    out = CliRunner().invoke(cli, ["status", "--year", str(YEAR), "--config", str(cfg.path)]).output
+    assert f"unknown: {unknown[0]}" in out or "unknown:" in out
+    assert f"anniversary resend {CAMPAIGN} {STAGE} --year {YEAR} --state unknown" in out
+
+
+def test_connection_dropped_after_202_is_unknown(tmp_path: Path, sink: Sink) -> None:
+    cfg, store, transport, clock = world(tmp_path, sink.url, 12)
+    sink.faults = [Fault(), Fault(drop=True)]
+    result = send(cfg, store, transport)
+    assert result.counts["unknown"] == len(sink.seen[1].addresses())
+    assert clock.sleeps == [] and len(sink.seen) == groups(12)
+    assert_each_once(store, sink, 12)
+
+
+def test_unreachable_host_is_retried_then_failed(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg, store, transport, clock = world(tmp_path, f"http://127.0.0.1:{port}", 3)
+    result = send(cfg, store, transport)
+    assert result.counts == {"failed": 3} and len(clock.sleeps) == 2 * 3
+    reasons = {e["reason"] for e in store.entries(CAMPAIGN, YEAR, STAGE)}
+    assert all("could not reach SendGrid" in r and "3 attempts" in r for r in reasons)
+
+
+@pytest.mark.parametrize("code", [401, 403])
+def test_wrong_key_stops_the_run_at_once(tmp_path: Path, sink: Sink, code: int) -> None:
+    cfg, store, transport, _ = world(tmp_path, sink.url, 40)
+    sink.faults = [Fault(), Fault(), Fault(code, body={"errors": [{"message": "authorization required"}]})]
+    with pytest.raises(TransportError) as caught:
+        send(cfg, store, transport)
+    assert caught.value.fatal and str(code) in str(caught.value) and API_KEY not in str(caught.value)
+    assert len(sink.seen) == 3, "no request after the refusal"
+    sent = sink.seen[0].addresses() + sink.seen[1].addresses()
+    states = ledger_states(store)
+    # What went out stays recorded; everything else was released for a corrected run.
+    assert sorted(states) == sorted(sent) and set(states.values()) == {"sent"}
+
+
+def test_wrong_key_through_the_cli_is_one_error_line(tmp_path: Path, sink: Sink) -> None:
+    cfg, store, _, _ = world(tmp_path, sink.url, 5)
+    sink.faults = [Fault(401, body={"errors": [{"message": "The provided authorization grant is invalid"}]})]
+    res = CliRunner().invoke(cli, ["send", CAMPAIGN, STAGE, "--year", str(YEAR), "--config", str(cfg.path)])
+    assert res.exit_code == 1
+    errors = [line for line in res.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "401" in errors[0] and "SENDGRID_API_KEY" in errors[0]
+    assert API_KEY not in res.output and ledger_states(store) == {}
+
+
+def test_missing_key_is_a_config_error(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SENDGRID_API_KEY")
+    cfg = make_config(tmp_path, f'[transport.sendgrid]\nhost = "{sink.url}"')
+    with pytest.raises(MissingSecret):
+        SendgridTransport(cfg)
+    res = CliRunner().invoke(cli, ["send", CAMPAIGN, STAGE, "--year", str(YEAR), "--config", str(cfg.path)])
+    assert res.exit_code == 2 and res.output.startswith("Error: environment variable SENDGRID_API_KEY is not set")
+
+
+def test_api_key_appears_nowhere_even_at_debug(
+    tmp_path: Path, sink: Sink, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    cfg, store, transport, _ = world(tmp_path, sink.url, 40)
+    sink.faults = [Fault(), Fault(500), Fault(400, body={"errors": [{"message": "bad"}]}), Fault(drop=True), Fault(401)]
+    with pytest.raises(TransportError) as caught:
+        send(cfg, store, transport)
+    assert sink.seen and all(s.authorization == f"Bearer {API_KEY}" for s in sink.seen), "the key was really used"
+    reasons = " ".join(str(e["reason"]) for e in store.entries(CAMPAIGN, YEAR, STAGE))
+    out = capsys.readouterr()
+    everything = caplog.text + reasons + str(caught.value) + repr(transport) + out.out + out.err
+    assert caplog.records, "DEBUG logging was on"
+    assert API_KEY not in everything and "Bearer" not in everything
+    assert not [r for r in caplog.records if r.name.startswith("python_http_client")]
+
+
+def test_sandbox_mode_and_asm_group(tmp_path: Path, sink: Sink) -> None:
+    cfg, store, transport, _ = world(tmp_path, sink.url, 3, extra="sandbox_mode = true\nasm_group_id = 4242")
+    send(cfg, store, transport)
+    body = sink.seen[0].body
+    assert body["mail_settings"] == {"sandbox_mode": {"enable": True}} and body["asm"] == {"group_id": 4242}
+    assert transport.client.client.timeout == 0.4, "a timeout is always set"
+
+
+def test_a_template_that_transforms_the_name_is_rendered_per_recipient(tmp_path: Path, sink: Sink) -> None:
+    cfg, store, transport, _ = world(tmp_path, sink.url, 8)
+    path = tmp_path / "templates" / "black-january" / "en" / "reminder.txt.j2"
+    path.write_text("HELLO {{ subscriber.name|upper }}\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    send(cfg, store, transport)
+    assert_each_once(store, sink, 8)
+    english = [s for s in sink.seen if "HELLO" in s.body["content"][0]["value"]]
+    assert english and all(len(s.body["personalizations"]) == 1 for s in english)
+    assert any("HELLO PERSON 0 <&> ƏLIYEVA" in s.body["content"][0]["value"] for s in english)
+
+
+def test_names_cannot_add_headers_or_exceed_the_size_limit(tmp_path: Path, sink: Sink) -> None:
+    cfg, store, transport, _ = world(tmp_path, sink.url, 0)
+    rows = [
+        SubscriberRow("crlf@example.com", "Eve\r\nBcc: victim@example.com", "en", "Asia/Baku"),
+        SubscriberRow("huge@example.com", "Ə" * 3000, "en", "Asia/Baku"),
+        SubscriberRow("tricky@example.com", "Ann %anv-unsub-t%", "en", "Asia/Baku"),
+    ]
+    store.upsert_subscribers(rows, "import", NOW)
+    send(cfg, store, transport)
+    states = assert_each_once(store, sink, 3)
+    assert states == {"crlf@example.com": "sent", "huge@example.com": "failed", "tricky@example.com": "sent"}
+    huge = next(e for e in store.entries(CAMPAIGN, YEAR, STAGE) if e["email"] == "huge@example.com")
+    assert "10000 bytes" in huge["reason"]
+    people = {p["to"][0]["email"]: p for s in sink.seen for p in s.body["personalizations"]}
+    assert people["crlf@example.com"]["to"][0]["name"] == "Eve Bcc: victim@example.com"
+    assert all("\n" not in v for v in people["crlf@example.com"]["substitutions"].values())
+    assert people["tricky@example.com"]["substitutions"]["%anv-name-t%"] == "Ann"
+
+
+def test_send_batch_of_finished_messages_keeps_order(tmp_path: Path, sink: Sink) -> None:
+    cfg, _, transport, _ = world(tmp_path, sink.url, 0)
+    sender = Sender(cfg, Store(cfg.database_url), transport, signer())
+    campaign = cfg.get_campaign(CAMPAIGN)
+    stage = campaign.get_stage(STAGE)
+    msgs = [
+        sender.outgoing(campaign, stage, YEAR, Claimed(i, i, f"m{i}@example.com", "", lang, "Asia/Baku"), NOW)
+        for i, lang in enumerate(["en", "az", "en", "ru"], start=1)
+    ]
+    results = transport.send_batch(msgs)
+    assert [r.entry_id for r in results] == [1, 2, 3, 4] and {r.state for r in results} == {State.SENT}
+    assert len(sink.seen) == 4 and not sink.errors  # each rendered text carries its own link
+
+
+def test_messages_without_entries_keep_their_order_and_outcomes(tmp_path: Path, sink: Sink) -> None:
+    """The organizers' heads-up sends finished messages with no ledger entry."""
+    import dataclasses
+
+    cfg, _, transport, _ = world(tmp_path, sink.url, 0)
+    sender = Sender(cfg, Store(cfg.database_url), transport, signer())
+    campaign = cfg.get_campaign(CAMPAIGN)
+    stage = campaign.get_stage(STAGE)
+    base = sender.outgoing(campaign, stage, YEAR, Claimed(1, 0, "o@example.com", "", "en", "Asia/Baku"), NOW)
+    other = sender.outgoing(campaign, stage, YEAR, Claimed(1, 0, "o@example.com", "", "az", "Asia/Baku"), NOW)
+    msgs = [
+        dataclasses.replace(base, entry_id=None, to_email="a@example.com"),
+        dataclasses.replace(other, entry_id=None, to_email="b@example.com"),
+        dataclasses.replace(base, entry_id=None, to_email="c@example.com"),
+    ]
+    sink.faults = [Fault(400, body={"errors": [{"message": "nope"}]})]
+    results = transport.send_batch(msgs)
+    assert [r.state for r in results] == [State.FAILED, State.SENT, State.FAILED]
+    assert [s.addresses() for s in sink.seen] == [["a@example.com", "c@example.com"], ["b@example.com"]]
+    assert all(p["custom_args"] == {"entry": "none"} for s in sink.seen for p in s.body["personalizations"])
+
+
+def test_requests_stay_under_the_size_limit_and_never_repeat_an_address(
+    tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scheduler.transports import sendgrid as sg_module
+    from scheduler.transports.base import Batch, Recipient
+
+    cfg, _, transport, _ = world(tmp_path, sink.url, 0)
+    sender = Sender(cfg, Store(cfg.database_url), transport, signer())
+    campaign = cfg.get_campaign(CAMPAIGN)
+    proto = sender.renderer.proto_for(
+        campaign, campaign.get_stage(STAGE), YEAR, sender.renderer.group_content(
+            campaign, campaign.get_stage(STAGE), YEAR, ("en", "Asia/Baku", True)
+        ) or pytest.fail("group rendering"), NOW
+    )  # fmt: skip
+    people = [Recipient(i, f"p{i}@example.com", f"P {i}", f"https://example.org/u/{i}") for i in range(1, 61)]
+    people.append(Recipient(61, "P1@EXAMPLE.COM", "Same Person", "https://example.org/u/61"))
+    # A request body may not reach 30 MB; here the limit is lowered to ~8 recipients' worth.
+    body_alone = len(json.dumps(transport.build_message_payload(Batch(proto, [], True)).body))
+    monkeypatch.setattr(sg_module, "MAX_REQUEST_BYTES", body_alone + 8 * 1200)
+    results = transport.send_group(Batch(proto, people, True))
+    assert sorted(r.entry_id for r in results) == list(range(1, 62)) and {r.state for r in results} == {State.SENT}
+    assert len(sink.seen) > 6 and not sink.errors
+    for seen in sink.seen:
+        addrs = [a.lower() for a in seen.addresses()]
+        assert len(addrs) == len(set(addrs)), "no address twice in one request"
+        assert len(json.dumps(seen.body)) < body_alone + 8 * 1200
+    assert sorted(a.lower() for a in sink.accepted_addresses()) == sorted(r.email.lower() for r in people)
