@@ -344,6 +344,7 @@ class _StageRun:
         self.proto: dict[GroupKey, Outgoing] = {}
         self.inflight: deque[tuple[Future[list[Result]], Batch]] = deque()
         self.fatal: TransportError | None = None
+        self.seq = 0
         self.buffer: list[Result] = []
         self.grouping = sender.transport.groups_content
         self.clock = sender.clock
@@ -352,21 +353,17 @@ class _StageRun:
     def run(self) -> None:
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="send") if self.concurrency > 1 else None
         try:
-            after, seq = 0, 0
+            after = 0
             last = self.s.store.max_subscriber_id()
             while after < last and not self.fatal and not self.s.should_stop():
-                seq += 1
-                # An id window, not ORDER BY .. LIMIT: see Store.claim_range (issue 3).
+                # An id window, not ORDER BY .. LIMIT: see Store.candidates_range (issue 3).
                 upto = after + self.claim_size
-                claimed = self.s.store.claim_range(
+                claimed = self.s.store.candidates_range(
                     self.campaign.id,
                     self.year,
                     self.stage.id,
-                    claim_id=f"{self.run_id}.{seq}",
-                    transport=self.s.transport.name,
                     after=after,
                     upto=upto,
-                    now=self.now,
                     zones=self.zones,
                     grouped=self.grouping,
                 )
@@ -375,8 +372,8 @@ class _StageRun:
                     self.waiting.setdefault(_key(c), []).append(c)
                 self.n_waiting += len(claimed)
                 # Only a transport that sends a group per request gains from waiting for
-                # full groups; the others send what was claimed at once, so a kill
-                # leaves no more than one claim unknown.
+                # full groups; the others send what was read at once. Either way nothing
+                # waiting is claimed yet (see _claim), so a kill loses none of it.
                 self._dispatch(pool, flush=not self.grouping or self.n_waiting > 4 * self.claim_size)
             if not self.fatal and not self.s.should_stop():
                 self._dispatch(pool, flush=True)
@@ -393,9 +390,6 @@ class _StageRun:
                     self.buffer.extend(future.result())
             self.inflight.clear()
             self._flush()
-            # Whatever was claimed but never handed over was certainly not sent.
-            unsent = [c.entry_id for group in self.waiting.values() for c in group]
-            self.s.store.release(unsent)
         if self.fatal:
             raise self.fatal
 
@@ -407,10 +401,26 @@ class _StageRun:
                     return
                 chunk, group[:] = group[: self.batch_size], group[self.batch_size :]
                 self.n_waiting -= len(chunk)
+                chunk = self._claim(chunk)
                 for batch in self._batches(key, chunk):
                     self._submit(pool, batch)
             if not group:
                 del self.waiting[key]
+
+    def _claim(self, chunk: list[Claimed]) -> list[Claimed]:
+        """Claim a batch right before it goes out, so after a SIGKILL only batches in
+        flight read ``unknown`` (issue 2, section 7); what another sender claimed
+        meanwhile is dropped from the batch."""
+        self.seq += 1
+        return self.s.store.claim_subscribers(
+            self.campaign.id,
+            self.year,
+            self.stage.id,
+            [c.subscriber_id for c in chunk],
+            claim_id=f"{self.run_id}.{self.seq}",
+            transport=self.s.transport.name,
+            now=self.now,
+        )
 
     def _batches(self, key: GroupKey, chunk: list[Claimed]) -> Iterator[Batch]:
         if key not in self.contents:

@@ -327,29 +327,63 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.max(S.c.id))).scalar() or 0)
 
-    def claim_range(
+    def candidates_range(
         self,
         campaign: str,
         year: int,
         stage: str,
         *,
-        claim_id: str,
-        transport: str,
         after: int,
         upto: int,
-        now: datetime,
         zones: Iterable[str] | None = None,
         grouped: bool = False,
     ) -> list[Claimed]:
-        """Claim every eligible entry with ``after < subscriber id <= upto``, like
-        :meth:`claim_batch` but bounded by an id window instead of a LIMIT; with
-        ``grouped``, in content-group order (language, zone, named) rather than by id.
+        """Read, without claiming, every eligible subscriber with ``after < id <= upto``
+        (entry_id 0); with ``grouped``, in content-group order (language, zone, named).
+
+        Reading ahead is free; claiming ahead is not: a claim reads ``unknown`` until
+        the transport answers, so whatever is claimed but still waiting for its group
+        when the process is killed would never be sent. Batches are therefore claimed
+        by :meth:`claim_subscribers` just before they go out.
 
         Issue 3 (1M benchmark): with ``ORDER BY id LIMIT n`` SQLite picks the
-        (status, zone) index and sorts every active subscriber on each claim, which is
+        (status, zone) index and sorts every active subscriber on each read, which is
         quadratic over a large list; a primary-key window is a range scan, so a send
         stays linear in the number of subscribers.
         """
+        query = select(literal(0), S.c.id, S.c.email, S.c.name, S.c.language, S.c.timezone).where(
+            and_(
+                S.c.id > after,
+                S.c.id <= upto,
+                # `status || ''` keeps the planner off the (status, zone) index, so the
+                # primary-key window is what bounds the scan (portable: SQLite and PG).
+                S.c.status.concat("") == Status.ACTIVE.value,
+                ~self._has_entry(campaign, year, stage),
+                *([S.c.timezone.in_(list(zones))] if zones is not None else []),
+            )
+        )
+        query = query.order_by(S.c.language, S.c.timezone, S.c.name == "", S.c.id) if grouped else query.order_by(S.c.id)
+        with self.engine.connect() as conn:
+            return [Claimed(*r) for r in conn.execute(query)]
+
+    def claim_subscribers(
+        self,
+        campaign: str,
+        year: int,
+        stage: str,
+        subscriber_ids: Sequence[int],
+        *,
+        claim_id: str,
+        transport: str,
+        now: datetime,
+    ) -> list[Claimed]:
+        """Atomically claim the entries of these subscribers, in the given order, and
+        return those this call won (another sender may have claimed some meanwhile, or
+        a subscriber may have left). Ledger ids follow the order, so the entries one
+        request carries sit together and recording them rewrites few pages."""
+        if not subscriber_ids:
+            return []
+        order = {sid: i for i, sid in enumerate(subscriber_ids)}
         chosen = select(
             literal(campaign),
             literal(year),
@@ -361,28 +395,15 @@ class Store:
             literal(now, L.c.updated_at.type),
         ).where(
             and_(
-                S.c.id > after,
-                S.c.id <= upto,
-                # `status || ''` keeps the planner off the (status, zone) index, so the
-                # primary-key window is what bounds the scan (portable: SQLite and PG).
-                S.c.status.concat("") == Status.ACTIVE.value,
-                ~exists().where(
-                    and_(L.c.campaign == campaign, L.c.year == year, L.c.stage == stage, L.c.subscriber_id == S.c.id)
-                ),
-                *([S.c.timezone.in_(list(zones))] if zones is not None else []),
+                S.c.id.in_(list(subscriber_ids)),
+                S.c.status == Status.ACTIVE.value,
+                ~self._has_entry(campaign, year, stage),
             )
-        )
-        # Ledger ids follow this order, so the entries one request carries (same
-        # language, zone, named or not) sit together and recording them rewrites a few
-        # pages rather than every page of the window.
-        chosen = (
-            chosen.order_by(S.c.language, S.c.timezone, S.c.name == "", S.c.id) if grouped else chosen.order_by(S.c.id)
         )
         stmt = (
             self._insert(L)
             .from_select(
-                ["campaign", "year", "stage", "subscriber_id", "state", "run_id", "transport", "updated_at"],
-                chosen,
+                ["campaign", "year", "stage", "subscriber_id", "state", "run_id", "transport", "updated_at"], chosen
             )
             .on_conflict_do_nothing(index_elements=["campaign", "year", "stage", "subscriber_id"])
         )
@@ -392,9 +413,14 @@ class Store:
                 select(L.c.id, S.c.id, S.c.email, S.c.name, S.c.language, S.c.timezone)
                 .join(S, S.c.id == L.c.subscriber_id)
                 .where(L.c.run_id == claim_id)
-                .order_by(L.c.id)
             ).all()
-        return [Claimed(*r) for r in rows]
+        return sorted((Claimed(*r) for r in rows), key=lambda c: order[c.subscriber_id])
+
+    @staticmethod
+    def _has_entry(campaign: str, year: int, stage: str) -> Any:
+        return exists().where(
+            and_(L.c.campaign == campaign, L.c.year == year, L.c.stage == stage, L.c.subscriber_id == S.c.id)
+        )
 
     def record_all(self, results: Sequence[Result], now: datetime) -> None:
         """Write many answers in one transaction (issue 3). Entries sharing an answer (a

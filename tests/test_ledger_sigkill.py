@@ -66,7 +66,7 @@ def _check_invariants(project: Project) -> dict[int, str]:
 def test_sigkill_at_any_point_never_resends(project: Project) -> None:
     rows = "".join(f"s{i:04d}@example.com,S {i},{['en', 'az', 'ru', 'tr'][i % 4]},Europe/Berlin\n" for i in range(N))
     csv = project.write_csv(rows)
-    project.edit_config('outbox_dir = "outbox"', 'outbox_dir = "outbox"\nbatch_size = 25\nclaim_size = 25')
+    project.edit_config('outbox_dir = "outbox"', 'outbox_dir = "outbox"\nbatch_size = 25')
     subprocess.run(
         [sys.executable, "-m", "scheduler", "subscribers", "import", str(csv), "--config", str(project.config)],
         check=True,
