@@ -168,7 +168,7 @@ def run_once(n: int, workdir: Path, port: int, concurrency: int, claim_size: int
     sender = Sender(config, store, transport, Signer(b"bench-signing-key-0123456789"))
     phases = Phases()
     phases.wrap(store, "candidates_range", "select")
-    phases.wrap(store, "claim_subscribers", "select")
+    phases.wrap(store, "claim_subscribers", "claim")
     phases.wrap(sender.renderer, "group_content", "render")
     phases.wrap(transport, "build_message_payload", "render")
     phases.wrap(store, "record_all", "ledger")

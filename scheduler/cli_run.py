@@ -20,6 +20,7 @@ from scheduler.config import Config
 from scheduler.errors import UsageError
 from scheduler.models import State
 from scheduler.numbers import ordinal
+from scheduler.progress import Progress, print_summary
 from scheduler.render import SubscriberView
 from scheduler.sender import RunCounts, Sender
 from scheduler.store import Store
@@ -44,8 +45,10 @@ def _signer(config: Config, *, ephemeral_ok: bool = False) -> Signer:
     return Signer.from_env(env)
 
 
-def _sender(config: Config, signer: Signer | None = None) -> Sender:
-    return Sender(config, Store(config.database_url), make_transport(config), signer or _signer(config))
+def _sender(config: Config, signer: Signer | None = None, progress: Progress | None = None) -> Sender:
+    return Sender(
+        config, Store(config.database_url), make_transport(config), signer or _signer(config), on_progress=progress
+    )
 
 
 def _record_run(store: Store, command: str, started: datetime, results: list[RunCounts]) -> None:
@@ -58,8 +61,14 @@ def _record_run(store: Store, command: str, started: datetime, results: list[Run
 
 
 def _print_counts(results: list[RunCounts]) -> None:
+    """A table of ledger states on a terminal; one plain line per stage otherwise, for
+    scripts and cron mail."""
     if not results:
         click.echo("nothing due")
+        return
+    if sys.stdout.isatty():
+        print_summary(results)
+        return
     for r in results:
         click.echo(r.describe() + (f" ({r.stopped})" if r.stopped else ""))
 
@@ -181,9 +190,10 @@ def send(campaign_id: str, stage_id: str, year: int | None, dry_run: bool, confi
             f"dry run: {campaign.id} {y} {stage.id} would go to {n} subscriber(s)" + (f" ({detail})" if n else "")
         )
         return
-    sender = _sender(config)
-    with sender.transport:
-        result = sender.send_stage(campaign.id, stage.id, y, now)
+    with Progress() as progress:
+        sender = _sender(config, progress=progress)
+        with sender.transport:
+            result = sender.send_stage(campaign.id, stage.id, y, now)
     _record_run(sender.store, "send", now, [result] if result.total() else [])
     _print_counts([result])
 
@@ -202,9 +212,10 @@ def run_due(now_text: str | None, config_path: Path) -> None:
     """
     config = get_config(config_path)
     now = parse_now(now_text)
-    sender = _sender(config)
-    with sender.transport:
-        results = sender.run_due(now)
+    with Progress() as progress:
+        sender = _sender(config, progress=progress)
+        with sender.transport:
+            results = sender.run_due(now)
     _record_run(sender.store, "run-due", now, results)
     _print_counts(results)
 
@@ -281,12 +292,13 @@ def resend(campaign_id: str, stage_id: str, year: int, state: str, config_path: 
     config = get_config(config_path)
     campaign = config.get_campaign(campaign_id)
     campaign.get_stage(stage_id)
-    sender = _sender(config)
-    entries = sender.store.entries(campaign.id, year, stage_id, State(state))
-    forgotten = sender.store.forget_entries([e["id"] for e in entries], State(state))
-    click.echo(f"{forgotten} {state} entr{'y' if forgotten == 1 else 'ies'} released; sending")
-    with sender.transport:
-        result = sender.send_stage(campaign.id, stage_id, year, utcnow())
+    with Progress() as progress:
+        sender = _sender(config, progress=progress)
+        entries = sender.store.entries(campaign.id, year, stage_id, State(state))
+        forgotten = sender.store.forget_entries([e["id"] for e in entries], State(state))
+        click.echo(f"{forgotten} {state} entr{'y' if forgotten == 1 else 'ies'} released; sending")
+        with sender.transport:
+            result = sender.send_stage(campaign.id, stage_id, year, utcnow())
     _print_counts([result])
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import sys
-from typing import TextIO
 from pathlib import Path
+from typing import TextIO
 
 import click
 

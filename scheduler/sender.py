@@ -416,7 +416,7 @@ class _StageRun:
             self.campaign.id,
             self.year,
             self.stage.id,
-            [c.subscriber_id for c in chunk],
+            chunk,
             claim_id=f"{self.run_id}.{self.seq}",
             transport=self.s.transport.name,
             now=self.now,

@@ -362,7 +362,9 @@ class Store:
                 *([S.c.timezone.in_(list(zones))] if zones is not None else []),
             )
         )
-        query = query.order_by(S.c.language, S.c.timezone, S.c.name == "", S.c.id) if grouped else query.order_by(S.c.id)
+        query = (
+            query.order_by(S.c.language, S.c.timezone, S.c.name == "", S.c.id) if grouped else query.order_by(S.c.id)
+        )
         with self.engine.connect() as conn:
             return [Claimed(*r) for r in conn.execute(query)]
 
@@ -371,19 +373,21 @@ class Store:
         campaign: str,
         year: int,
         stage: str,
-        subscriber_ids: Sequence[int],
+        candidates: Sequence[Claimed],
         *,
         claim_id: str,
         transport: str,
         now: datetime,
     ) -> list[Claimed]:
-        """Atomically claim the entries of these subscribers, in the given order, and
-        return those this call won (another sender may have claimed some meanwhile, or
-        a subscriber may have left). Ledger ids follow the order, so the entries one
-        request carries sit together and recording them rewrites few pages."""
-        if not subscriber_ids:
+        """Atomically claim the entries of these candidates (from
+        :meth:`candidates_range`) and return, in the given order, those this call won:
+        another sender may have claimed some meanwhile, or a subscriber may have left.
+        ``RETURNING`` (SQLite 3.35+, PostgreSQL) names the rows won, without reading
+        the ledger back."""
+        if not candidates:
             return []
-        order = {sid: i for i, sid in enumerate(subscriber_ids)}
+        by_id = {c.subscriber_id: c for c in candidates}
+        subscriber_ids = list(by_id)
         chosen = select(
             literal(campaign),
             literal(year),
@@ -396,7 +400,9 @@ class Store:
         ).where(
             and_(
                 S.c.id.in_(list(subscriber_ids)),
-                S.c.status == Status.ACTIVE.value,
+                # `status || ''`: look the ids up by primary key, not by scanning the
+                # (status, zone) index for every active subscriber.
+                S.c.status.concat("") == Status.ACTIVE.value,
                 ~self._has_entry(campaign, year, stage),
             )
         )
@@ -406,15 +412,13 @@ class Store:
                 ["campaign", "year", "stage", "subscriber_id", "state", "run_id", "transport", "updated_at"], chosen
             )
             .on_conflict_do_nothing(index_elements=["campaign", "year", "stage", "subscriber_id"])
+            .returning(L.c.id, L.c.subscriber_id)
         )
         with self._write() as conn:
-            conn.execute(stmt)
-            rows = conn.execute(
-                select(L.c.id, S.c.id, S.c.email, S.c.name, S.c.language, S.c.timezone)
-                .join(S, S.c.id == L.c.subscriber_id)
-                .where(L.c.run_id == claim_id)
-            ).all()
-        return sorted((Claimed(*r) for r in rows), key=lambda c: order[c.subscriber_id])
+            won = {sid: eid for eid, sid in conn.execute(stmt)}
+        return [
+            Claimed(won[sid], sid, c.email, c.name, c.language, c.timezone) for sid, c in by_id.items() if sid in won
+        ]
 
     @staticmethod
     def _has_entry(campaign: str, year: int, stage: str) -> Any:

@@ -88,3 +88,17 @@ def test_skip_and_zones_and_utc_round_trip(pg_store: Store) -> None:
     assert entry["updated_at"] == NOW and entry["updated_at"].tzinfo is not None
     assert entry["reason"] == "past the late cutoff"
     assert pg_store.active_zones() == ["Asia/Baku", "Europe/Berlin"]
+
+
+def test_claiming_chosen_subscribers_returns_only_those_won(pg_store: Store) -> None:
+    _subscribers(pg_store, 20)
+    candidates = pg_store.candidates_range("bj", 2027, "day-of", after=0, upto=10, grouped=True)
+    assert [c.entry_id for c in candidates] == [0] * 10
+    first = pg_store.claim_subscribers(
+        "bj", 2027, "day-of", candidates[:6], claim_id="a.1", transport="sendgrid", now=NOW
+    )
+    second = pg_store.claim_subscribers("bj", 2027, "day-of", candidates, claim_id="b.1", transport="sendgrid", now=NOW)
+    assert [c.subscriber_id for c in first] == [c.subscriber_id for c in candidates[:6]]
+    assert [c.subscriber_id for c in second] == [c.subscriber_id for c in candidates[6:]]
+    assert all(c.entry_id > 0 for c in first + second)
+    assert pg_store.ledger_counts("bj", 2027) == {"day-of": {"unknown": 10}}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Sequence
@@ -56,12 +57,10 @@ class OutboxTransport(Transport):
                 write_atomically(path, data)
                 errors.append(None)
             except OSError as exc:
-                if not errors or all(e is not None for e in errors):
-                    # Nothing written yet: an unwritable outbox stops the run.
-                    if exc.errno in (13, 30):  # EACCES, EROFS
-                        raise TransportError(
-                            f"cannot write to outbox {self.root}: {exc.strerror}", fatal=True
-                        ) from None
+                # Nothing written yet and the outbox is unwritable: stop the run.
+                nothing_written = all(e is not None for e in errors)
+                if nothing_written and exc.errno in (errno.EACCES, errno.EROFS):
+                    raise TransportError(f"cannot write to outbox {self.root}: {exc.strerror}", fatal=True) from None
                 errors.append(f"cannot write {path.name}: {exc.strerror}")
         return errors
 
