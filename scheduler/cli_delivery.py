@@ -13,7 +13,7 @@ from scheduler.cli import config_option, get_config, utcnow
 from scheduler.config import check_zone
 from scheduler.errors import TransportError, UsageError
 from scheduler.models import State
-from scheduler.sender import Renderer
+from scheduler.renderer import Renderer
 from scheduler.store import Claimed
 from scheduler.tokens import Signer
 from scheduler.transports import make_transport
