@@ -248,58 +248,6 @@ class Store:
             cond = and_(cond, S.c.consent_at <= consented_before)
         return cond
 
-    def claim_batch(
-        self,
-        campaign: str,
-        year: int,
-        stage: str,
-        *,
-        claim_id: str,
-        transport: str,
-        limit: int,
-        after: int,
-        now: datetime,
-        zones: Iterable[str] | None = None,
-        consented_before: datetime | None = None,
-    ) -> list[Claimed]:
-        """Atomically claim up to ``limit`` unsent entries with subscriber id > ``after``.
-
-        The claim is written as ``unknown`` before anything is sent, so a process that
-        dies mid-send leaves entries that are never sent again automatically.
-        """
-        chosen = (
-            select(
-                literal(campaign),
-                literal(year),
-                literal(stage),
-                S.c.id,
-                literal(State.UNKNOWN.value),
-                literal(claim_id),
-                literal(transport),
-                literal(now, L.c.updated_at.type),
-            )
-            .where(and_(S.c.id > after, self._eligible(campaign, year, stage, zones, consented_before)))
-            .order_by(S.c.id)
-            .limit(limit)
-        )
-        stmt = (
-            self._insert(L)
-            .from_select(
-                ["campaign", "year", "stage", "subscriber_id", "state", "run_id", "transport", "updated_at"],
-                chosen,
-            )
-            .on_conflict_do_nothing(index_elements=["campaign", "year", "stage", "subscriber_id"])
-        )
-        with self._write() as conn:
-            conn.execute(stmt)
-            rows = conn.execute(
-                select(L.c.id, S.c.id, S.c.email, S.c.name, S.c.language, S.c.timezone)
-                .join(S, S.c.id == L.c.subscriber_id)
-                .where(L.c.run_id == claim_id)
-                .order_by(S.c.id)
-            ).all()
-        return [Claimed(*r) for r in rows]
-
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """A write transaction; a lock held past the busy timeout is one clear error."""

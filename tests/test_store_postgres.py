@@ -46,16 +46,18 @@ def test_concurrent_claims_are_disjoint(pg_store: Store) -> None:
     claimed: list[list[int]] = [[], [], [], []]
 
     def worker(k: int) -> None:
-        after = 0
-        seq = 0
-        while True:
-            seq += 1
-            batch = pg_store.claim_batch(
-                "bj", 2027, "reminder", claim_id=f"w{k}.{seq}", transport="outbox", limit=7, after=after, now=NOW
+        # Every worker reads the same candidates and races to claim them in batches.
+        candidates = pg_store.candidates_range("bj", 2027, "reminder", after=0, upto=10_000)
+        for seq, start in enumerate(range(0, len(candidates), 7)):
+            batch = pg_store.claim_subscribers(
+                "bj",
+                2027,
+                "reminder",
+                candidates[start : start + 7],
+                claim_id=f"w{k}.{seq}",
+                transport="outbox",
+                now=NOW,
             )
-            if not batch:
-                return
-            after = batch[-1].subscriber_id
             claimed[k].extend(c.subscriber_id for c in batch)
             pg_store.record([Result(c.entry_id, State.SENT, f"<{c.entry_id}@x>") for c in batch], NOW)
 
