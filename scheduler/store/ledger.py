@@ -1,228 +1,28 @@
-"""Every SQL statement the package runs. SQLite is the default; PostgreSQL works too.
-
-Claims are portable: an entry is claimed by ``INSERT ... ON CONFLICT DO NOTHING`` on the
-ledger's unique (campaign, year, stage, subscriber) key, so two senders on one database
-can never both own an entry. On SQLite each write transaction starts with
-``BEGIN IMMEDIATE`` (issue 4, section 3) so concurrent claimers queue instead of
-failing half-way with "database is locked".
-"""
+"""The ledger: read candidates, claim, record, skip, count. Claims are portable:
+``INSERT ... ON CONFLICT DO NOTHING`` on the unique (campaign, year, stage, subscriber)
+key, inside ``BEGIN IMMEDIATE`` on SQLite."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Engine,
     and_,
     delete,
-    event,
     exists,
     func,
-    insert,
     literal,
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlmodel import SQLModel, create_engine
 
-from scheduler.errors import SchedulerError
-from scheduler.models import HeadsUp, LedgerEntry, Run, State, Status, Subscriber
-
-S = Subscriber.__table__  # type: ignore[attr-defined]
-L = LedgerEntry.__table__  # type: ignore[attr-defined]
-R = Run.__table__  # type: ignore[attr-defined]
-H = HeadsUp.__table__  # type: ignore[attr-defined]
+from scheduler.models import State, Status
+from scheduler.store.base import Claimed, L, Result, S, StoreBase, _bind
 
 
-class StoreError(SchedulerError):
-    pass
-
-
-@dataclass(frozen=True)
-class SubscriberRow:
-    email: str
-    name: str
-    language: str
-    timezone: str
-
-
-@dataclass(frozen=True)
-class Claimed:
-    entry_id: int
-    subscriber_id: int
-    email: str
-    name: str
-    language: str
-    timezone: str
-
-
-@dataclass(frozen=True)
-class Result:
-    entry_id: int
-    state: State
-    message_id: str | None = None
-    reason: str | None = None
-
-
-def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 60})
-
-        @event.listens_for(engine, "connect")
-        def _connect(dbapi_connection: Any, _record: Any) -> None:
-            # Let SQLAlchemy, not the driver, open transactions, so BEGIN IMMEDIATE sticks.
-            dbapi_connection.isolation_level = None
-            cur = dbapi_connection.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=60000")
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
-class Store:
-    def __init__(self, url: str) -> None:
-        self.url = url
-        try:
-            self.engine = make_engine(url)
-            SQLModel.metadata.create_all(self.engine)
-        except (SQLAlchemyError, ValueError) as exc:
-            raise StoreError(f"cannot open database {self._safe_url()}: {exc}") from None
-
-    def _safe_url(self) -> str:
-        # Never print a password that a PostgreSQL URL may carry.
-        from sqlalchemy.engine import make_url
-
-        return make_url(self.url).render_as_string(hide_password=True)
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    def _insert(self, table: Any) -> Any:
-        dialect = self.engine.dialect.name
-        if dialect == "sqlite":
-            return sqlite.insert(table)
-        if dialect == "postgresql":
-            return postgresql.insert(table)
-        raise StoreError(f"unsupported database dialect {dialect!r}: use sqlite or postgresql")
-
-    # -- subscribers -------------------------------------------------------------
-
-    def upsert_subscribers(self, rows: Sequence[SubscriberRow], source: str, now: datetime) -> dict[str, int]:
-        """Add new subscribers as active (the organizer vouches for their consent) and
-        update a changed name, language or zone. Returns counts of added/updated/unchanged."""
-        counts = {"added": 0, "updated": 0, "unchanged": 0}
-        if not rows:
-            return counts
-        with self.engine.begin() as conn:
-            for chunk_start in range(0, len(rows), 500):
-                chunk = rows[chunk_start : chunk_start + 500]
-                keys = [r.email.lower() for r in chunk]
-                existing = {
-                    row.email_key: row
-                    for row in conn.execute(
-                        select(S.c.id, S.c.email_key, S.c.name, S.c.language, S.c.timezone).where(
-                            S.c.email_key.in_(keys)
-                        )
-                    )
-                }
-                for r, key in zip(chunk, keys, strict=True):
-                    old = existing.get(key)
-                    if old is None:
-                        conn.execute(
-                            insert(S).values(
-                                email=r.email,
-                                email_key=key,
-                                name=r.name,
-                                language=r.language,
-                                timezone=r.timezone,
-                                status=Status.ACTIVE.value,
-                                consent_at=now,
-                                consent_source=source,
-                                created_at=now,
-                                updated_at=now,
-                            )
-                        )
-                        counts["added"] += 1
-                        existing[key] = r  # type: ignore[assignment]  # a duplicate row later in the file
-                    elif (old.name, old.language, old.timezone) != (r.name, r.language, r.timezone):
-                        conn.execute(
-                            update(S)
-                            .where(S.c.email_key == key)
-                            .values(name=r.name, language=r.language, timezone=r.timezone, updated_at=now)
-                        )
-                        counts["updated"] += 1
-                    else:
-                        counts["unchanged"] += 1
-        return counts
-
-    def set_status(self, email: str, status: Status, now: datetime) -> bool:
-        with self.engine.begin() as conn:
-            res = conn.execute(
-                update(S).where(S.c.email_key == email.lower()).values(status=status.value, updated_at=now)
-            )
-            return bool(res.rowcount)
-
-    def remove_subscriber(self, email: str) -> bool:
-        """Delete a subscriber and their ledger rows: no personal data stays behind."""
-        with self.engine.begin() as conn:
-            sid = conn.execute(select(S.c.id).where(S.c.email_key == email.lower())).scalar()
-            if sid is None:
-                return False
-            conn.execute(delete(L).where(L.c.subscriber_id == sid))
-            conn.execute(delete(S).where(S.c.id == sid))
-            return True
-
-    def iter_subscribers(self, status: Status | None = None, chunk: int = 1000) -> Iterator[dict[str, Any]]:
-        """Streamed by keyset pages, never all in memory."""
-        after = 0
-        while True:
-            query = select(S).where(S.c.id > after).order_by(S.c.id).limit(chunk)
-            if status is not None:
-                query = query.where(S.c.status == status.value)
-            with self.engine.connect() as conn:
-                rows = [dict(r._mapping) for r in conn.execute(query)]
-            if not rows:
-                return
-            yield from rows
-            after = rows[-1]["id"]
-
-    def count_subscribers(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(S.c.status, func.count()).group_by(S.c.status))
-            return {str(status): int(n) for status, n in rows}
-
-    def active_zones(self) -> list[str]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(S.c.timezone).where(S.c.status == Status.ACTIVE.value).distinct())
-            return sorted(r[0] for r in rows)
-
-    def active_languages(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(S.c.language, func.count()).where(S.c.status == Status.ACTIVE.value).group_by(S.c.language)
-            )
-            return {str(lang): int(n) for lang, n in rows}
-
-    def get_subscriber(self, email: str) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(S).where(S.c.email_key == email.lower())).first()
-            return dict(row._mapping) if row else None
-
+class LedgerQueries(StoreBase):
     # -- the ledger --------------------------------------------------------------
 
     def _eligible(
@@ -247,17 +47,6 @@ class Store:
         if consented_before is not None:
             cond = and_(cond, S.c.consent_at <= consented_before)
         return cond
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction; a lock held past the busy timeout is one clear error."""
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except OperationalError as exc:
-            if "locked" in str(exc):
-                raise StoreError("the database stayed locked for 60 s; is another sender stuck?") from None
-            raise
 
     def record(self, results: Sequence[Result], now: datetime) -> None:
         """Write the transport's answers, in one transaction per batch."""
@@ -536,55 +325,3 @@ class Store:
         with self.engine.begin() as conn:
             res = conn.execute(delete(L).where(and_(L.c.id.in_(list(entry_ids)), L.c.state == state.value)))
             return int(res.rowcount or 0)
-
-    # -- runs --------------------------------------------------------------------
-
-    def start_run(self, run_id: str, command: str, now: datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(insert(R).values(id=run_id, command=command, started_at=now))
-
-    def finish_run(self, run_id: str, summary: str, now: datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(R).where(R.c.id == run_id).values(finished_at=now, summary=summary))
-
-    def last_run(self) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(R).order_by(R.c.started_at.desc()).limit(1)).first()
-            return dict(row._mapping) if row else None
-
-    # -- the organizers' heads-up (issue 4, section 4) ------------------------------
-
-    def claim_heads_up(self, campaign: str, year: int, recipients: Sequence[str], now: datetime) -> bool:
-        """Claim the one heads-up of a campaign year; False when another process already
-        claimed or sent it. Same INSERT ... ON CONFLICT DO NOTHING as the ledger."""
-        stmt = (
-            self._insert(H)
-            .values(campaign=campaign, year=year, state="claimed", recipients=", ".join(recipients), updated_at=now)
-            .on_conflict_do_nothing(index_elements=["campaign", "year"])
-        )
-        with self._write() as conn:
-            return bool(conn.execute(stmt).rowcount)
-
-    def record_heads_up(self, campaign: str, year: int, message_id: str | None, now: datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(H)
-                .where(and_(H.c.campaign == campaign, H.c.year == year))
-                .values(state="sent", message_id=message_id, updated_at=now)
-            )
-
-    def release_heads_up(self, campaign: str, year: int) -> None:
-        """Give back a claim whose send failed, so the next wake tries again."""
-        with self.engine.begin() as conn:
-            conn.execute(delete(H).where(and_(H.c.campaign == campaign, H.c.year == year, H.c.state == "claimed")))
-
-    def heads_up(self, campaign: str, year: int) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(H).where(and_(H.c.campaign == campaign, H.c.year == year))).first()
-            return dict(row._mapping) if row else None
-
-
-def _bind(name: str) -> Any:
-    from sqlalchemy import bindparam
-
-    return bindparam(name)

@@ -1,0 +1,123 @@
+"""Subscribers: add, update, stream, count, remove."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from scheduler.models import Status
+from scheduler.store.base import L, S, StoreBase, SubscriberRow
+
+
+class SubscriberQueries(StoreBase):
+    # -- subscribers -------------------------------------------------------------
+
+    def upsert_subscribers(self, rows: Sequence[SubscriberRow], source: str, now: datetime) -> dict[str, int]:
+        """Add new subscribers as active (the organizer vouches for their consent) and
+        update a changed name, language or zone. Returns counts of added/updated/unchanged."""
+        counts = {"added": 0, "updated": 0, "unchanged": 0}
+        if not rows:
+            return counts
+        with self.engine.begin() as conn:
+            for chunk_start in range(0, len(rows), 500):
+                chunk = rows[chunk_start : chunk_start + 500]
+                keys = [r.email.lower() for r in chunk]
+                existing = {
+                    row.email_key: row
+                    for row in conn.execute(
+                        select(S.c.id, S.c.email_key, S.c.name, S.c.language, S.c.timezone).where(
+                            S.c.email_key.in_(keys)
+                        )
+                    )
+                }
+                for r, key in zip(chunk, keys, strict=True):
+                    old = existing.get(key)
+                    if old is None:
+                        conn.execute(
+                            insert(S).values(
+                                email=r.email,
+                                email_key=key,
+                                name=r.name,
+                                language=r.language,
+                                timezone=r.timezone,
+                                status=Status.ACTIVE.value,
+                                consent_at=now,
+                                consent_source=source,
+                                created_at=now,
+                                updated_at=now,
+                            )
+                        )
+                        counts["added"] += 1
+                        existing[key] = r  # type: ignore[assignment]  # a duplicate row later in the file
+                    elif (old.name, old.language, old.timezone) != (r.name, r.language, r.timezone):
+                        conn.execute(
+                            update(S)
+                            .where(S.c.email_key == key)
+                            .values(name=r.name, language=r.language, timezone=r.timezone, updated_at=now)
+                        )
+                        counts["updated"] += 1
+                    else:
+                        counts["unchanged"] += 1
+        return counts
+
+    def set_status(self, email: str, status: Status, now: datetime) -> bool:
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(S).where(S.c.email_key == email.lower()).values(status=status.value, updated_at=now)
+            )
+            return bool(res.rowcount)
+
+    def remove_subscriber(self, email: str) -> bool:
+        """Delete a subscriber and their ledger rows: no personal data stays behind."""
+        with self.engine.begin() as conn:
+            sid = conn.execute(select(S.c.id).where(S.c.email_key == email.lower())).scalar()
+            if sid is None:
+                return False
+            conn.execute(delete(L).where(L.c.subscriber_id == sid))
+            conn.execute(delete(S).where(S.c.id == sid))
+            return True
+
+    def iter_subscribers(self, status: Status | None = None, chunk: int = 1000) -> Iterator[dict[str, Any]]:
+        """Streamed by keyset pages, never all in memory."""
+        after = 0
+        while True:
+            query = select(S).where(S.c.id > after).order_by(S.c.id).limit(chunk)
+            if status is not None:
+                query = query.where(S.c.status == status.value)
+            with self.engine.connect() as conn:
+                rows = [dict(r._mapping) for r in conn.execute(query)]
+            if not rows:
+                return
+            yield from rows
+            after = rows[-1]["id"]
+
+    def count_subscribers(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(S.c.status, func.count()).group_by(S.c.status))
+            return {str(status): int(n) for status, n in rows}
+
+    def active_zones(self) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(S.c.timezone).where(S.c.status == Status.ACTIVE.value).distinct())
+            return sorted(r[0] for r in rows)
+
+    def active_languages(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(S.c.language, func.count()).where(S.c.status == Status.ACTIVE.value).group_by(S.c.language)
+            )
+            return {str(lang): int(n) for lang, n in rows}
+
+    def get_subscriber(self, email: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(S).where(S.c.email_key == email.lower())).first()
+            return dict(row._mapping) if row else None
