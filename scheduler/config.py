@@ -154,6 +154,11 @@ class CampaignConfig(_Strict):
 
 class OrganizersConfig(_Strict):
     emails: list[str] = []
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        return [SenderConfig._email(v) or v for v in value]
     heads_up_days: Annotated[int, Field(ge=1, le=120)] = 30
 
 

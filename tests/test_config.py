@@ -74,6 +74,7 @@ def test_shipped_config_loads_and_resolves_paths_against_its_folder(project: Pro
             'from_email = "not an address"',
             "sender.from_email: must be an email address",
         ),
+        ("emails = []", 'emails = ["nope"]', "organizers.emails: must be an email address (got 'nope'"),
     ],
 )
 def test_bad_value_is_one_line_naming_the_key(run, project: Project, old: str, new: str, message: str) -> None:
