@@ -154,12 +154,12 @@ class CampaignConfig(_Strict):
 
 class OrganizersConfig(_Strict):
     emails: list[str] = []
+    heads_up_days: Annotated[int, Field(ge=1, le=120)] = 30
 
     @field_validator("emails")
     @classmethod
     def _emails(cls, value: list[str]) -> list[str]:
         return [SenderConfig._email(v) or v for v in value]
-    heads_up_days: Annotated[int, Field(ge=1, le=120)] = 30
 
 
 class Config(_Strict):
