@@ -148,7 +148,7 @@ def preview(
         raise UsageError(f"--timezone {exc}") from None
     if lang not in campaign.languages:
         raise UsageError(f"--language {lang!r} is not one of {', '.join(campaign.languages)}")
-    rendered, _ = sender.render_for(campaign, stage, y, SubscriberView(name, lang, tz), sid)
+    rendered, _ = sender.renderer.render_for(campaign, stage, y, SubscriberView(name, lang, tz), sid)
     if rendered.language != lang:
         click.echo(f"Warning: no complete {lang!r} templates for {stage.id}; showing {rendered.language!r}", err=True)
     click.echo(f"Subject: {rendered.subject}\n")
@@ -182,7 +182,7 @@ def send(campaign_id: str, stage_id: str, year: int | None, dry_run: bool, confi
         n = 0
         langs: dict[str, int] = {}
         for claimed in sender.store.iter_unsent(campaign.id, y, stage.id):
-            out = sender.outgoing(campaign, stage, y, claimed, now)
+            out = sender.renderer.outgoing(campaign, stage, y, claimed, now)
             langs[out.rendered.language] = langs.get(out.rendered.language, 0) + 1
             n += 1
         detail = ", ".join(f"{k} {v}" for k, v in sorted(langs.items()))

@@ -117,7 +117,7 @@ def compose(config: Config, store: Store, sender: Sender, due: HeadsUpDue, zones
         for lang in campaign.languages:
             lines += ["", f"----- Preview: {stage.id}, {lang} -----"]
             try:
-                rendered, _ = sender.render_for(
+                rendered, _ = sender.renderer.render_for(
                     campaign, stage, year, SubscriberView("Preview", lang, campaign.timezone), 0
                 )
             except TemplateProblem as exc:

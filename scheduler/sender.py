@@ -33,7 +33,7 @@ from scheduler.config import CampaignConfig, Config, StageConfig
 from scheduler.errors import TemplateProblem, TransportError
 from scheduler.message import Outgoing
 from scheduler.models import State
-from scheduler.render import Rendered, SubscriberView, TemplateSet, unsubscribe_url
+from scheduler.render import Rendered, SubscriberView, unsubscribe_url
 from scheduler.renderer import GroupKey, Renderer
 from scheduler.store import Claimed, Result, Store
 from scheduler.tokens import Signer
@@ -96,34 +96,12 @@ class Sender:
         #: paces ledger writes and progress only; what is due is decided by ``now``
         self.clock = clock
 
-    # -- one message (kept for cli_run and the daemon) -----------------------------
-
-    def templates(self, campaign: CampaignConfig) -> TemplateSet:
-        return self.renderer.templates(campaign)
-
-    def render_for(
-        self, campaign: CampaignConfig, stage: StageConfig, year: int, view: SubscriberView, subscriber_id: int
-    ) -> tuple[Rendered, str]:
-        return self.renderer.render_for(campaign, stage, year, view, subscriber_id)
-
-    def outgoing(
-        self,
-        campaign: CampaignConfig,
-        stage: StageConfig,
-        year: int,
-        claimed: Claimed,
-        now: datetime,
-        *,
-        is_test: bool = False,
-    ) -> Outgoing:
-        return self.renderer.outgoing(campaign, stage, year, claimed, now, is_test=is_test)
-
     def preflight(self, campaign: CampaignConfig, stage: StageConfig, year: int) -> None:
         """Render every language once before claiming anything: a broken template stops
         the run here instead of failing every subscriber."""
         for lang in campaign.languages:
             view = SubscriberView("Preflight", lang, campaign.timezone)
-            self.render_for(campaign, stage, year, view, 0)
+            self.renderer.render_for(campaign, stage, year, view, 0)
 
     # -- a stage -------------------------------------------------------------------
 

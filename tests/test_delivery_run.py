@@ -129,7 +129,7 @@ def test_outbox_messages_from_a_group_equal_rendering_each(tmp_path: Path) -> No
         msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert msg["To"].addresses[0].addr_spec == row.email and msg["Message-ID"] == entry["message_id"]
         view = SubscriberView(row.name, row.language, row.timezone)
-        alone, url = sender.render_for(campaign, stage, YEAR, view, sid)
+        alone, url = sender.renderer.render_for(campaign, stage, YEAR, view, sid)
         assert msg.get_body(("plain",)).get_content() == alone.text
         assert msg.get_body(("html",)).get_content() == alone.html
         assert str(msg["Subject"]) == alone.subject and url in str(msg["List-Unsubscribe"])

@@ -123,7 +123,7 @@ def test_substituted_content_equals_rendering_each_recipient(tmp_path: Path, sin
             subject, t, h = seen.body["subject"], text, body_html
             for key, value in p["substitutions"].items():
                 subject, t, h = subject.replace(key, value), t.replace(key, value), h.replace(key, value)
-            alone, _ = sender.render_for(
+            alone, _ = sender.renderer.render_for(
                 campaign, stage, YEAR, SubscriberView(row.name, row.language, row.timezone), sid
             )
             assert (subject, t, h) == (alone.subject, alone.text, alone.html)
@@ -329,7 +329,7 @@ def test_send_batch_of_finished_messages_keeps_order(tmp_path: Path, sink: Sink)
     campaign = cfg.get_campaign(CAMPAIGN)
     stage = campaign.get_stage(STAGE)
     msgs = [
-        sender.outgoing(campaign, stage, YEAR, Claimed(i, i, f"m{i}@example.com", "", lang, "Asia/Baku"), NOW)
+        sender.renderer.outgoing(campaign, stage, YEAR, Claimed(i, i, f"m{i}@example.com", "", lang, "Asia/Baku"), NOW)
         for i, lang in enumerate(["en", "az", "en", "ru"], start=1)
     ]
     results = transport.send_batch(msgs)
@@ -345,8 +345,8 @@ def test_messages_without_entries_keep_their_order_and_outcomes(tmp_path: Path, 
     sender = Sender(cfg, Store(cfg.database_url), transport, signer())
     campaign = cfg.get_campaign(CAMPAIGN)
     stage = campaign.get_stage(STAGE)
-    base = sender.outgoing(campaign, stage, YEAR, Claimed(1, 0, "o@example.com", "", "en", "Asia/Baku"), NOW)
-    other = sender.outgoing(campaign, stage, YEAR, Claimed(1, 0, "o@example.com", "", "az", "Asia/Baku"), NOW)
+    base = sender.renderer.outgoing(campaign, stage, YEAR, Claimed(1, 0, "o@example.com", "", "en", "Asia/Baku"), NOW)
+    other = sender.renderer.outgoing(campaign, stage, YEAR, Claimed(1, 0, "o@example.com", "", "az", "Asia/Baku"), NOW)
     msgs = [
         dataclasses.replace(base, entry_id=None, to_email="a@example.com"),
         dataclasses.replace(other, entry_id=None, to_email="b@example.com"),
