@@ -125,37 +125,60 @@ class LedgerQueries(StoreBase):
             return []
         by_id = {c.subscriber_id: c for c in candidates}
         subscriber_ids = list(by_id)
-        chosen = select(
-            literal(campaign),
-            literal(year),
-            literal(stage),
-            S.c.id,
-            literal(State.UNKNOWN.value),
-            literal(claim_id),
-            literal(transport),
-            literal(now, L.c.updated_at.type),
-        ).where(
-            and_(
-                S.c.id.in_(list(subscriber_ids)),
+        stmt = self._insert_entries(
+            campaign,
+            year,
+            stage,
+            state=State.UNKNOWN,
+            claim_id=claim_id,
+            transport=transport,
+            now=now,
+            where=and_(
+                S.c.id.in_(subscriber_ids),
                 # `status || ''`: look the ids up by primary key, not by scanning the
                 # (status, zone) index for every active subscriber.
                 S.c.status.concat("") == Status.ACTIVE.value,
                 ~self._has_entry(campaign, year, stage),
-            )
-        )
-        stmt = (
-            self._insert(L)
-            .from_select(
-                ["campaign", "year", "stage", "subscriber_id", "state", "run_id", "transport", "updated_at"], chosen
-            )
-            .on_conflict_do_nothing(index_elements=["campaign", "year", "stage", "subscriber_id"])
-            .returning(L.c.id, L.c.subscriber_id)
-        )
+            ),
+        ).returning(L.c.id, L.c.subscriber_id)
         with self._write() as conn:
             won = {sid: eid for eid, sid in conn.execute(stmt)}
         return [
             Claimed(won[sid], sid, c.email, c.name, c.language, c.timezone) for sid, c in by_id.items() if sid in won
         ]
+
+    def _insert_entries(
+        self,
+        campaign: str,
+        year: int,
+        stage: str,
+        *,
+        state: State,
+        claim_id: str,
+        transport: str,
+        now: datetime,
+        where: Any,
+        reason: str | None = None,
+    ) -> Any:
+        """``INSERT .. SELECT`` one ledger entry per subscriber matching ``where``;
+        ``ON CONFLICT DO NOTHING`` on the unique key is what makes a claim atomic."""
+        chosen = select(
+            literal(campaign),
+            literal(year),
+            literal(stage),
+            S.c.id,
+            literal(state.value),
+            literal(reason),
+            literal(claim_id),
+            literal(transport),
+            literal(now, L.c.updated_at.type),
+        ).where(where)
+        columns = ["campaign", "year", "stage", "subscriber_id", "state", "reason", "run_id", "transport", "updated_at"]
+        return (
+            self._insert(L)
+            .from_select(columns, chosen)
+            .on_conflict_do_nothing(index_elements=["campaign", "year", "stage", "subscriber_id"])
+        )
 
     @staticmethod
     def _has_entry(campaign: str, year: int, stage: str) -> Any:
@@ -223,24 +246,16 @@ class LedgerQueries(StoreBase):
         consented_before: datetime | None = None,
     ) -> int:
         """Record every eligible subscriber without an entry as skipped, with why."""
-        chosen = select(
-            literal(campaign),
-            literal(year),
-            literal(stage),
-            S.c.id,
-            literal(State.SKIPPED.value),
-            literal(reason),
-            literal(claim_id),
-            literal(transport),
-            literal(now, L.c.updated_at.type),
-        ).where(self._eligible(campaign, year, stage, zones, consented_before))
-        stmt = (
-            self._insert(L)
-            .from_select(
-                ["campaign", "year", "stage", "subscriber_id", "state", "reason", "run_id", "transport", "updated_at"],
-                chosen,
-            )
-            .on_conflict_do_nothing(index_elements=["campaign", "year", "stage", "subscriber_id"])
+        stmt = self._insert_entries(
+            campaign,
+            year,
+            stage,
+            state=State.SKIPPED,
+            reason=reason,
+            claim_id=claim_id,
+            transport=transport,
+            now=now,
+            where=self._eligible(campaign, year, stage, zones, consented_before),
         )
         # Counted, not rowcount: drivers disagree on rowcount for INSERT .. SELECT
         # (psycopg reports -1 here).
