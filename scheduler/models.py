@@ -81,11 +81,10 @@ class Subscriber(SQLModel, table=True):
 
 class LedgerEntry(SQLModel, table=True):
     __tablename__ = "ledger"
-    __table_args__ = (
-        UniqueConstraint("campaign", "year", "stage", "subscriber_id", name="uq_ledger_entry"),
-        Index("ix_ledger_run_state", "run_id", "state"),
-        Index("ix_ledger_cys_state", "campaign", "year", "stage", "state"),
-    )
+    # The unique key is the only index: every claim inserts into each index and every
+    # answer rewrites the indexed state, so each extra index costs every send (issue 3
+    # benchmark). Counts by state scan the unique key's (campaign, year, stage) prefix.
+    __table_args__ = (UniqueConstraint("campaign", "year", "stage", "subscriber_id", name="uq_ledger_entry"),)
 
     id: int | None = Field(default=None, primary_key=True)
     campaign: str

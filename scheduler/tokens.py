@@ -30,6 +30,9 @@ class Signer:
         if len(key) < 16:
             raise UsageError("the unsubscribe signing key must be at least 16 bytes long")
         self._key = key
+        # A keyed HMAC to copy per token: hmac.new() re-derives the padded key each
+        # time, and a send computes one token per recipient (issue 3 benchmark).
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
 
     def __repr__(self) -> str:
         return "Signer(<key hidden>)"
@@ -47,8 +50,9 @@ class Signer:
         return cls(secrets.token_bytes(32))
 
     def _mac(self, payload: str) -> str:
-        digest = hmac.new(self._key, f"{_VERSION}.{payload}".encode(), hashlib.sha256).digest()
-        return _b64(digest[:18])
+        mac = self._keyed.copy()
+        mac.update(f"{_VERSION}.{payload}".encode())
+        return _b64(mac.digest()[:18])
 
     def token(self, subscriber_id: int) -> str:
         payload = str(subscriber_id)

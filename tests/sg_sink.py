@@ -70,6 +70,8 @@ class Seen:
     fault: Fault
     authorization: str
     message_id: str | None
+    #: the request body's length in bytes, as sent
+    size: int = 0
 
     @property
     def accepted(self) -> bool:
@@ -118,6 +120,9 @@ class Sink:
         problems: list[str] = []
         if h.path != "/v3/mail/send":
             problems.append(f"unexpected path {h.path}")
+        media_type = h.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            problems.append(f"Content-Type should be application/json, not {h.headers.get('Content-Type')!r}")
         try:
             body = json.loads(raw)
         except ValueError as exc:
@@ -130,7 +135,7 @@ class Sink:
         message_id = uuid.uuid4().hex[:22] if 200 <= fault.status < 300 else None
         with self.lock:
             self.errors.extend(problems)
-            self.seen.append(Seen(body, fault, h.headers.get("Authorization", ""), message_id))
+            self.seen.append(Seen(body, fault, h.headers.get("Authorization", ""), message_id, len(raw)))
         if problems and fault.status == 202:
             self._answer(h, 400, {}, {"errors": [{"message": p, "field": None} for p in problems[:5]]})
             return

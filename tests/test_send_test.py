@@ -66,7 +66,7 @@ def test_sendgrid_test_message(tmp_path: Path, sink: Sink) -> None:
     assert not sink.errors and seen.body["subject"].startswith("[TEST] ")
     assert seen.body["headers"]["X-Anniversary-Test"] == "yes"
     (p,) = seen.body["personalizations"]
-    assert p["to"] == [{"email": "Someone@example.net", "name": "Ada"}] and p["custom_args"] == {"entry": "test"}
+    assert p["to"] == [{"email": "Someone@example.net", "name": "Ada"}] and p["custom_args"] == {"subscriber": "test"}
     assert "Ada" in seen.body["content"][0]["value"] and seen.message_id in out
     assert not (tmp_path / "subscribers.db").exists(), "a test send touches no database"
 

@@ -4,7 +4,6 @@ that validates every body against SendGrid's OpenAPI spec and injects faults (is
 from __future__ import annotations
 
 import html
-import json
 import logging
 from collections import Counter
 from collections.abc import Iterator
@@ -94,15 +93,19 @@ def test_batches_validate_against_the_spec_and_carry_each_recipient(tmp_path: Pa
     # 4 languages x 3 zones x (named, unnamed): one request per content group.
     assert len(sink.seen) == 24
     ids = {s.message_id for s in sink.seen}
-    assert {e["message_id"] for e in store.entries(CAMPAIGN, YEAR, STAGE)} == ids
+    entries = {e["email"]: e for e in store.entries(CAMPAIGN, YEAR, STAGE)}
+    assert {e["message_id"] for e in entries.values()} == ids
     for seen in sink.seen:
         assert seen.authorization == f"Bearer {API_KEY}"
         body = seen.body
         assert (body["subject"] and "%anv" not in body["subject"]) or "%anv-name-t%" in body["subject"]
         assert body["tracking_settings"]["click_tracking"]["enable"] is False
         for p in body["personalizations"]:
-            # custom_args name the ledger entry and nothing personal.
-            assert set(p["custom_args"]) == {"entry"} and p["custom_args"]["entry"].isdigit()
+            # custom_args name the ledger entry by its unique key, and nothing personal:
+            # campaign, year and stage for the request, the subscriber's id for each.
+            entry = entries[p["to"][0]["email"]]
+            assert p["custom_args"] == {"subscriber": str(entry["subscriber_id"])}
+            assert body["custom_args"] == {"campaign": CAMPAIGN, "year": str(YEAR), "stage": STAGE}
             assert p["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
             assert p["substitutions"]["%anv-unsub-t%"] in p["headers"]["List-Unsubscribe"]
         assert "@" not in str(body["categories"]) + str(body["custom_args"])
@@ -356,7 +359,7 @@ def test_messages_without_entries_keep_their_order_and_outcomes(tmp_path: Path, 
     results = transport.send_batch(msgs)
     assert [r.state for r in results] == [State.FAILED, State.SENT, State.FAILED]
     assert [s.addresses() for s in sink.seen] == [["a@example.com", "c@example.com"], ["b@example.com"]]
-    assert all(p["custom_args"] == {"entry": "none"} for s in sink.seen for p in s.body["personalizations"])
+    assert all(p["custom_args"] == {"subscriber": "none"} for s in sink.seen for p in s.body["personalizations"])
 
 
 def test_requests_stay_under_the_size_limit_and_never_repeat_an_address(
@@ -376,13 +379,15 @@ def test_requests_stay_under_the_size_limit_and_never_repeat_an_address(
     people = [Recipient(i, f"p{i}@example.com", f"P {i}", f"https://example.org/u/{i}") for i in range(1, 61)]
     people.append(Recipient(61, "P1@EXAMPLE.COM", "Same Person", "https://example.org/u/61"))
     # A request body may not reach 30 MB; here the limit is lowered to ~8 recipients' worth.
-    body_alone = len(json.dumps(transport.build_message_payload(Batch(proto, [], True)).body))
-    monkeypatch.setattr(sg_module, "MAX_REQUEST_BYTES", body_alone + 8 * 1200)
+    body_alone = len(transport.build_message_payload(Batch(proto, [], True)).body)
+    one = len(transport.build_message_payload(Batch(proto, people[:1], True)).body) - body_alone
+    limit = body_alone + 8 * one + 4
+    monkeypatch.setattr(sg_module, "MAX_REQUEST_BYTES", limit)
     results = transport.send_group(Batch(proto, people, True))
     assert sorted(r.entry_id for r in results) == list(range(1, 62)) and {r.state for r in results} == {State.SENT}
     assert len(sink.seen) > 6 and not sink.errors
     for seen in sink.seen:
         addrs = [a.lower() for a in seen.addresses()]
         assert len(addrs) == len(set(addrs)), "no address twice in one request"
-        assert len(json.dumps(seen.body)) < body_alone + 8 * 1200
+        assert seen.size < limit and len(seen.addresses()) <= 8
     assert sorted(a.lower() for a in sink.accepted_addresses()) == sorted(r.email.lower() for r in people)

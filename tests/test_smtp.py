@@ -7,6 +7,7 @@ import ssl
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sg_world import NOW, SIGNING_KEY, ledger_states, make_config, make_store, signer, subscriber_rows
@@ -111,9 +112,9 @@ def test_server_restart_between_batches_reconnects(tmp_path: Path, handler: Hand
     restarted: list[int] = []
 
     class Bouncing(SmtpTransport):
-        def send_group(self, batch: Batch) -> list[Result]:
+        def send_group(self, batch: Batch, prepared: Any = None) -> list[Result]:
             nonlocal controller
-            results = super().send_group(batch)
+            results = super().send_group(batch, prepared)
             if not restarted:  # the server goes away between the first and second batch
                 controller.stop()
                 controller = start(handler, port=port)

@@ -52,7 +52,7 @@ class LedgerQueries(StoreBase):
         """Write the transport's answers, in one transaction per batch."""
         if not results:
             return
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(L)
                 .where(L.c.id == _bind("eid"))
@@ -61,7 +61,7 @@ class LedgerQueries(StoreBase):
             )
 
     def max_subscriber_id(self) -> int:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return int(conn.execute(select(func.max(S.c.id))).scalar() or 0)
 
     def candidates_range(
@@ -102,8 +102,9 @@ class LedgerQueries(StoreBase):
         query = (
             query.order_by(S.c.language, S.c.timezone, S.c.name == "", S.c.id) if grouped else query.order_by(S.c.id)
         )
-        with self.engine.connect() as conn:
-            return [Claimed(*r) for r in conn.execute(query)]
+        with self._read() as conn:
+            # The driver's plain tuples, not SQLAlchemy rows: one per subscriber.
+            return list(map(Claimed._make, conn.execute(query).cursor.fetchall()))
 
     def claim_subscribers(
         self,
@@ -116,36 +117,73 @@ class LedgerQueries(StoreBase):
         transport: str,
         now: datetime,
     ) -> list[Claimed]:
-        """Atomically claim the entries of these candidates (from
-        :meth:`candidates_range`) and return, in the given order, those this call won:
-        another sender may have claimed some meanwhile, or a subscriber may have left.
-        ``RETURNING`` (SQLite 3.35+, PostgreSQL) names the rows won, without reading
-        the ledger back."""
-        if not candidates:
-            return []
-        by_id = {c.subscriber_id: c for c in candidates}
-        subscriber_ids = list(by_id)
-        stmt = self._insert_entries(
+        """:meth:`claim_ids` for candidates from :meth:`candidates_range`: those this
+        call won, in the given order, with their entry ids."""
+        won = self.claim_ids(
             campaign,
             year,
             stage,
-            state=State.UNKNOWN,
+            [c.subscriber_id for c in candidates],
             claim_id=claim_id,
             transport=transport,
             now=now,
-            where=and_(
-                S.c.id.in_(subscriber_ids),
-                # `status || ''`: look the ids up by primary key, not by scanning the
-                # (status, zone) index for every active subscriber.
-                S.c.status.concat("") == Status.ACTIVE.value,
-                ~self._has_entry(campaign, year, stage),
-            ),
-        ).returning(L.c.id, L.c.subscriber_id)
+        )
+        return [c._replace(entry_id=won[c.subscriber_id]) for c in candidates if c.subscriber_id in won]
+
+    def claim_ids(
+        self,
+        campaign: str,
+        year: int,
+        stage: str,
+        subscriber_ids: Sequence[int],
+        *,
+        claim_id: str,
+        transport: str,
+        now: datetime,
+        answers: Sequence[Result] = (),
+    ) -> dict[int, int]:
+        """Atomically claim these subscribers' entries; {subscriber id: entry id} for
+        those this call won. Another sender may have claimed some meanwhile, or a
+        subscriber may have left. ``ON CONFLICT DO NOTHING`` on the unique key alone
+        decides who wins, and ``RETURNING`` (SQLite 3.35+, PostgreSQL) names the rows
+        won without reading the ledger back.
+
+        Issue 3 benchmark: this runs once per request, so it is one plain statement,
+        the ids written in as integers (an expanding IN costs more per id than SQLite's
+        whole insert) and no ``NOT EXISTS`` probe of the ledger before the insert.
+        ``answers`` (of earlier batches) are written first, in the same transaction:
+        one commit per request instead of two."""
+        if not subscriber_ids:
+            return {}
+        ids = _id_list(subscriber_ids)
+        insert = (
+            "INSERT INTO ledger (campaign, year, stage, subscriber_id, state, reason, run_id, transport, updated_at)"
+            f" SELECT ?, ?, ?, subscriber.id, ?, NULL, ?, ?, ? FROM subscriber WHERE subscriber.id IN ({ids})"
+            # `status || ''`: look the ids up by primary key, not through the (status,
+            # zone) index of every active subscriber.
+            " AND subscriber.status || '' = ?"
+            " ON CONFLICT (campaign, year, stage, subscriber_id) DO NOTHING"
+        )
         with self._write() as conn:
-            won = {sid: eid for eid, sid in conn.execute(stmt)}
-        return [
-            Claimed(won[sid], sid, c.email, c.name, c.language, c.timezone) for sid, c in by_id.items() if sid in won
-        ]
+            stamp = self._stamp(conn, now)
+            _record_on(conn, answers, stamp)
+            params = (campaign, year, stage, State.UNKNOWN.value, claim_id, transport, stamp, Status.ACTIVE.value)
+            if conn.dialect.name != "sqlite":
+                rows = _driver_sql(conn, insert + " RETURNING ledger.id, ledger.subscriber_id", params).all()
+                return {sid: eid for eid, sid in rows}
+            # SQLite: the rows won, read back as one string. The sqlite3 module lets go
+            # of the GIL around every row it steps through, so RETURNING's thousand rows
+            # meant a thousand waits for the GIL while the calling thread builds the
+            # next request (issue 3 benchmark).
+            _driver_sql(conn, insert, params)
+            won = _driver_sql(
+                conn,
+                "SELECT group_concat(subscriber_id || ',' || id) FROM ledger"
+                f" WHERE campaign = ? AND year = ? AND stage = ? AND subscriber_id IN ({ids}) AND run_id = ?",
+                (campaign, year, stage, claim_id),
+            ).scalar()
+            pairs = list(map(int, won.split(","))) if won else []
+            return dict(zip(pairs[::2], pairs[1::2], strict=True))
 
     def _insert_entries(
         self,
@@ -187,49 +225,21 @@ class LedgerQueries(StoreBase):
         )
 
     def record_all(self, results: Sequence[Result], now: datetime) -> None:
-        """Write many answers in one transaction (issue 3). Entries sharing an answer (a
-        SendGrid request has one X-Message-Id) are updated with ``WHERE id IN``, the
-        rest row by row. One transaction per flush rather than per request matters:
-        the batches of one content group interleave over the id range, so each
-        transaction would rewrite most ledger pages again."""
-        from sqlalchemy import bindparam, text
+        """Write many answers in one transaction (issue 3)."""
+        if results:
+            with self._write() as conn:
+                _record_on(conn, results, self._stamp(conn, now))
 
-        if not results:
-            return
-        shared: dict[tuple[str, str | None, str | None], list[int]] = {}
-        for r in results:
-            shared.setdefault((r.state.value, r.message_id, r.reason), []).append(r.entry_id)
-        single = [(k, ids[0]) for k, ids in shared.items() if len(ids) == 1]
-        with self._write() as conn:
-            for (state, mid, why), ids in shared.items():
-                if len(ids) == 1:
-                    continue
-                ids.sort()
-                for start in range(0, len(ids), 1000):
-                    # The ids are integers from the ledger itself, written into the
-                    # statement: SQLAlchemy's expanding IN costs ~9 us per bound id,
-                    # more than SQLite's whole update of the row (issue 3 benchmark).
-                    in_list = ",".join(str(int(i)) for i in ids[start : start + 1000])
-                    conn.execute(
-                        text(
-                            "UPDATE ledger SET state = :st, message_id = :mid, reason = :why, updated_at = :now"
-                            f" WHERE id IN ({in_list})"
-                        ).bindparams(bindparam("now", type_=L.c.updated_at.type)),
-                        {"st": state, "mid": mid, "why": why, "now": now},
-                    )
-            if single:
-                conn.execute(
-                    update(L)
-                    .where(L.c.id == _bind("eid"))
-                    .values(state=_bind("st"), message_id=_bind("mid"), reason=_bind("why"), updated_at=now),
-                    [{"eid": eid, "st": st, "mid": mid, "why": why} for (st, mid, why), eid in single],
-                )
+    @staticmethod
+    def _stamp(conn: Any, now: datetime) -> Any:
+        """``now`` as the driver takes it for a ledger time (UTC; text on SQLite)."""
+        return L.c.updated_at.type.bind_processor(conn.dialect)(now)
 
     def release(self, entry_ids: Sequence[int]) -> None:
         """Drop claims that certainly were not sent (e.g. the API refused the key)."""
         if not entry_ids:
             return
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(delete(L).where(and_(L.c.id.in_(list(entry_ids)), L.c.state == State.UNKNOWN.value)))
 
     def skip_unsent(
@@ -257,13 +267,10 @@ class LedgerQueries(StoreBase):
             now=now,
             where=self._eligible(campaign, year, stage, zones, consented_before),
         )
-        # Counted, not rowcount: drivers disagree on rowcount for INSERT .. SELECT
-        # (psycopg reports -1 here).
-        mine = select(func.count()).select_from(L).where(L.c.run_id == claim_id)
-        with self.engine.begin() as conn:
-            before = int(conn.execute(mine).scalar() or 0)
-            conn.execute(stmt)
-            return int(conn.execute(mine).scalar() or 0) - before
+        # Counted from RETURNING, not rowcount: drivers disagree on rowcount for
+        # INSERT .. SELECT (psycopg reports -1 here). Streamed, never held as a list.
+        with self._write() as conn:
+            return sum(1 for _ in conn.execute(stmt.returning(L.c.id)))
 
     def count_unsent(
         self,
@@ -273,7 +280,7 @@ class LedgerQueries(StoreBase):
         zones: Iterable[str] | None = None,
         consented_before: datetime | None = None,
     ) -> int:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return int(
                 conn.execute(
                     select(func.count())
@@ -287,7 +294,7 @@ class LedgerQueries(StoreBase):
         """What a send would claim, without claiming it (for --dry-run)."""
         after = 0
         while True:
-            with self.engine.connect() as conn:
+            with self._read() as conn:
                 rows = conn.execute(
                     select(literal(0), S.c.id, S.c.email, S.c.name, S.c.language, S.c.timezone)
                     .where(and_(S.c.id > after, self._eligible(campaign, year, stage, None, None)))
@@ -302,7 +309,7 @@ class LedgerQueries(StoreBase):
     def ledger_counts(self, campaign: str, year: int) -> dict[str, dict[str, int]]:
         """{stage: {state: n}} for one campaign year."""
         out: dict[str, dict[str, int]] = {}
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(
                 select(L.c.stage, L.c.state, func.count())
                 .where(and_(L.c.campaign == campaign, L.c.year == year))
@@ -332,11 +339,48 @@ class LedgerQueries(StoreBase):
             query = query.where(L.c.state == state.value)
         if limit is not None:
             query = query.limit(limit)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def forget_entries(self, entry_ids: Sequence[int], state: State) -> int:
         """Delete entries in ``state`` so the next send covers them again (a deliberate resend)."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             res = conn.execute(delete(L).where(and_(L.c.id.in_(list(entry_ids)), L.c.state == state.value)))
             return int(res.rowcount or 0)
+
+
+def _id_in(table: Any, ids: Iterable[int]) -> str:
+    """``table.id IN (1,2,3)``, the integers written into the statement."""
+    return f"{table.name}.id IN ({_id_list(ids)})"
+
+
+def _id_list(ids: Iterable[int]) -> str:
+    """Integers for an ``IN (...)`` list, written into the statement. SQLAlchemy's
+    expanding IN costs ~9 us per bound id, more than SQLite's whole insert or update of
+    the row (issue 3 benchmark); ``int()`` keeps it to integers only."""
+    return ",".join(str(int(i)) for i in ids)
+
+
+def _record_on(conn: Any, results: Sequence[Result], stamp: Any) -> None:
+    """Write answers on ``conn``, ``stamp`` from LedgerQueries._stamp. Entries sharing
+    an answer (a SendGrid request has one X-Message-Id) are updated with one
+    ``WHERE id IN``, the rest row by row."""
+    if not results:
+        return
+    shared: dict[tuple[str, str | None, str | None], list[int]] = {}
+    for r in results:
+        shared.setdefault((r.state.value, r.message_id, r.reason), []).append(r.entry_id)
+    sql = "UPDATE ledger SET state = ?, message_id = ?, reason = ?, updated_at = ? WHERE "
+    for (state, mid, why), ids in shared.items():
+        for start in range(0, len(ids), 1000):
+            _driver_sql(conn, sql + _id_in(L, ids[start : start + 1000]), (state, mid, why, stamp))
+
+
+def _driver_sql(conn: Any, sql: str, params: tuple[Any, ...]) -> Any:
+    """Run ``sql``, written with ``?`` placeholders, through the driver itself: no
+    statement compiled per call (the hot statements carry their ids as literals, so a
+    compiled form would never be reused). psycopg takes ``%s`` where sqlite3 takes ``?``;
+    these statements hold no other ``?`` or ``%``."""
+    if conn.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    return conn.exec_driver_sql(sql, params)

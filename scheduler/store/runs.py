@@ -21,15 +21,15 @@ class RunQueries(StoreBase):
     # -- runs --------------------------------------------------------------------
 
     def start_run(self, run_id: str, command: str, now: datetime) -> None:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(insert(R).values(id=run_id, command=command, started_at=now))
 
     def finish_run(self, run_id: str, summary: str, now: datetime) -> None:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(update(R).where(R.c.id == run_id).values(finished_at=now, summary=summary))
 
     def last_run(self) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(select(R).order_by(R.c.started_at.desc()).limit(1)).first()
             return dict(row._mapping) if row else None
 
@@ -47,7 +47,7 @@ class RunQueries(StoreBase):
             return bool(conn.execute(stmt).rowcount)
 
     def record_heads_up(self, campaign: str, year: int, message_id: str | None, now: datetime) -> None:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(H)
                 .where(and_(H.c.campaign == campaign, H.c.year == year))
@@ -56,10 +56,10 @@ class RunQueries(StoreBase):
 
     def release_heads_up(self, campaign: str, year: int) -> None:
         """Give back a claim whose send failed, so the next wake tries again."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(delete(H).where(and_(H.c.campaign == campaign, H.c.year == year, H.c.state == "claimed")))
 
     def heads_up(self, campaign: str, year: int) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(select(H).where(and_(H.c.campaign == campaign, H.c.year == year))).first()
             return dict(row._mapping) if row else None

@@ -27,7 +27,7 @@ class SubscriberQueries(StoreBase):
         counts = {"added": 0, "updated": 0, "unchanged": 0}
         if not rows:
             return counts
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             for chunk_start in range(0, len(rows), 500):
                 chunk = rows[chunk_start : chunk_start + 500]
                 keys = [r.email.lower() for r in chunk]
@@ -70,7 +70,7 @@ class SubscriberQueries(StoreBase):
         return counts
 
     def set_status(self, email: str, status: Status, now: datetime) -> bool:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             res = conn.execute(
                 update(S).where(S.c.email_key == email.lower()).values(status=status.value, updated_at=now)
             )
@@ -78,7 +78,7 @@ class SubscriberQueries(StoreBase):
 
     def remove_subscriber(self, email: str) -> bool:
         """Delete a subscriber and their ledger rows: no personal data stays behind."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             sid = conn.execute(select(S.c.id).where(S.c.email_key == email.lower())).scalar()
             if sid is None:
                 return False
@@ -93,7 +93,7 @@ class SubscriberQueries(StoreBase):
             query = select(S).where(S.c.id > after).order_by(S.c.id).limit(chunk)
             if status is not None:
                 query = query.where(S.c.status == status.value)
-            with self.engine.connect() as conn:
+            with self._read() as conn:
                 rows = [dict(r._mapping) for r in conn.execute(query)]
             if not rows:
                 return
@@ -101,23 +101,23 @@ class SubscriberQueries(StoreBase):
             after = rows[-1]["id"]
 
     def count_subscribers(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(select(S.c.status, func.count()).group_by(S.c.status))
             return {str(status): int(n) for status, n in rows}
 
     def active_zones(self) -> list[str]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(select(S.c.timezone).where(S.c.status == Status.ACTIVE.value).distinct())
             return sorted(r[0] for r in rows)
 
     def active_languages(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(
                 select(S.c.language, func.count()).where(S.c.status == Status.ACTIVE.value).group_by(S.c.language)
             )
             return {str(lang): int(n) for lang, n in rows}
 
     def get_subscriber(self, email: str) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(select(S).where(S.c.email_key == email.lower())).first()
             return dict(row._mapping) if row else None

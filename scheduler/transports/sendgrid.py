@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import json.encoder
 import logging
 import os
 import random
@@ -40,7 +41,18 @@ from scheduler.errors import MissingSecret, TransportError
 from scheduler.message import Outgoing, one_line
 from scheduler.models import State
 from scheduler.store import Result
-from scheduler.transports.base import NAME_HTML, NAME_TEXT, Batch, FatalAfter, Recipient, Transport, clean_name
+from scheduler.transports.base import (
+    NAME_HTML,
+    NAME_TEXT,
+    UNSUB_HTML,
+    UNSUB_TEXT,
+    Batch,
+    FatalAfter,
+    Recipient,
+    Transport,
+    clean_name,
+    html_value,
+)
 
 log = logging.getLogger("scheduler.transports.sendgrid")
 
@@ -53,6 +65,9 @@ BACKOFF_CAP = 30.0
 #: a wrong or hostile X-RateLimit-Reset must not park the run for hours
 MAX_RATE_WAIT = 120.0
 _REASON_MAX = 500
+#: what makes the client send a str body as it is (SendGrid's C# client sends this)
+JSON_TEXT = {"Content-Type": "application/json; charset=utf-8"}
+TOO_BIG = f"substitutions and custom_args exceed SendGrid's {MAX_PERSONAL_BYTES} bytes per recipient"
 
 
 def _quiet_library() -> None:
@@ -82,12 +97,60 @@ class Outcome:
 
 @dataclass
 class Payload:
-    body: dict[str, Any]
+    #: the request body, JSON text
+    body: str
     recipients: list[Recipient]
-    #: results decided before sending (a personalization over the size limit)
-    early: list[Result]
+    #: recipients failed before sending, with why (a personalization over the size limit)
+    early: list[tuple[Recipient, str]]
     #: recipients that did not fit under 30 MB: the next request carries them
     rest: list[Recipient]
+
+
+def _bind(prepared: list[Payload], batch: Batch) -> list[Payload]:
+    """Payloads prepared before the claim, with the entry ids the claim gave ``batch``
+    (the same recipients, by subscriber)."""
+    claimed = {r.subscriber_id: r for r in batch.recipients}
+    return [
+        Payload(
+            p.body,
+            [claimed[r.subscriber_id] for r in p.recipients],
+            [(claimed[r.subscriber_id], why) for r, why in p.early],
+            [],
+        )
+        for p in prepared
+    ]
+
+
+# The JSON of the sentinel keys, and of each personalization's constant parts.
+_Q = json.encoder.encode_basestring_ascii  # json's own (C) string encoder
+_NAME_T, _NAME_H, _UNSUB_T, _UNSUB_H = (_Q(t) for t in (NAME_TEXT, NAME_HTML, UNSUB_TEXT, UNSUB_HTML))
+_ONE_CLICK = _Q("List-Unsubscribe=One-Click")
+
+
+def _personalization(r: Recipient, tail: str, personal: bool, is_test: bool) -> str | None:
+    """One personalization as JSON text; None when its substitutions and custom_args
+    exceed SendGrid's 10,000 bytes."""
+    name = r.name if r.clean else clean_name(r.name)
+    url = r.unsubscribe_url
+    q_name, q_url = _Q(name), _Q(url)
+    to = f'{{"email":{_Q(r.email)},"name":{q_name}}}' if name else f'{{"email":{_Q(r.email)}}}'
+    custom = f'{{"subscriber":{_Q(r.tag(is_test))}}}'
+    # RFC 2369 / RFC 8058, per recipient: the link names the subscriber.
+    out = (
+        f'{{"to":[{to}],"headers":{{"List-Unsubscribe":{_Q("<" + url + tail)},'
+        f'"List-Unsubscribe-Post":{_ONE_CLICK}}},"custom_args":{custom}'
+    )
+    if not personal:
+        return out + "}"
+    name_html, url_html = html_value(name), html_value(url)
+    subs = (
+        f"{{{_NAME_T}:{q_name},{_NAME_H}:{q_name if name_html is name else _Q(name_html)},{_UNSUB_T}:{q_url}"
+        # Only an escaped link needs its own token in the HTML part (Renderer.group_content).
+        + (f",{_UNSUB_H}:{_Q(url_html)}}}" if url_html is not url else "}")
+    )
+    if len(subs) + len(custom) > MAX_PERSONAL_BYTES:
+        return None
+    return f'{out},"substitutions":{subs}}}'
 
 
 class SendgridTransport(Transport):
@@ -142,18 +205,29 @@ class SendgridTransport(Transport):
             raise
         return [r for r in out if r is not None]
 
-    def send_group(self, batch: Batch) -> list[Result]:
+    def prepare(self, batch: Batch) -> list[Payload]:
+        """Every request body for ``batch``, built while the ledger claims it: a body
+        names recipients by subscriber, so it needs no entry ids (issue 3 benchmark)."""
+        payloads: list[Payload] = []
+        for part in self._split(batch):
+            todo: Batch | None = part
+            while todo is not None:
+                payload = self.build_message_payload(todo)
+                payloads.append(payload)
+                todo = Batch(todo.proto, payload.rest, todo.personal) if payload.rest else None
+        return payloads
+
+    def send_group(self, batch: Batch, prepared: Any = None) -> list[Result]:
+        """``prepared`` (from :meth:`prepare`, on the same recipients before their claim)
+        is sent as it is, with each recipient's entry id taken from ``batch``."""
+        payloads: list[Payload] = self.prepare(batch) if prepared is None else _bind(prepared, batch)
         results: list[Result] = []
         try:
-            for part in self._split(batch):
-                todo: Batch | None = part
-                while todo is not None:
-                    payload = self.build_message_payload(todo)
-                    results.extend(payload.early)
-                    if payload.recipients:
-                        response = self.post_to_esp(payload, todo)
-                        results.extend(self.parse_recipient_status(response, payload))
-                    todo = Batch(todo.proto, payload.rest, todo.personal) if payload.rest else None
+            for payload in payloads:
+                results.extend(Result(r.entry_id or 0, State.FAILED, None, why) for r, why in payload.early)
+                if payload.recipients:
+                    response = self.post_to_esp(payload, batch)
+                    results.extend(self.parse_recipient_status(response, payload))
         except TransportError as exc:
             # 401/403 after an earlier request of this batch went out: record that one.
             if exc.fatal and results:
@@ -181,6 +255,11 @@ class SendgridTransport(Transport):
         return parts
 
     def build_message_payload(self, messages: Batch) -> Payload:
+        """The request body as JSON text, written here rather than by the client's
+        ``json.dumps`` of a dict: the text of each personalization is what its size
+        limits are checked on, and at a million recipients the dicts and the second
+        encoding cost more than the rest of building the request (issue 3 benchmark).
+        ``ensure_ascii`` throughout, so characters and bytes are the same count."""
         batch = messages
         proto = batch.proto
         shared_headers = {k: v for k, v in proto.headers().items() if not k.startswith("List-Unsubscribe")}
@@ -194,6 +273,7 @@ class SendgridTransport(Transport):
             ],
             "headers": shared_headers,
             # No personal data here: campaign, year and stage only (issue 3, section 1).
+            # With each personalization's "subscriber" they name its ledger entry.
             "categories": [f"{proto.campaign}/{proto.stage}"],
             "custom_args": {"campaign": proto.campaign, "year": str(proto.year), "stage": proto.stage},
             # Click tracking would rewrite the unsubscribe link (RFC 8058 wants ours).
@@ -205,78 +285,37 @@ class SendgridTransport(Transport):
             body["mail_settings"] = {"sandbox_mode": {"enable": True}}
         if self.settings.asm_group_id is not None:
             body["asm"] = {"group_id": self.settings.asm_group_id}
-        personalizations: list[dict[str, Any]] = []
+        head = json.dumps(body, separators=(",", ":"))[:-1] + ',"personalizations":['
+        parts: list[str] = []
         recipients: list[Recipient] = []
-        early: list[Result] = []
-        size = len(json.dumps(body)) + 32
+        early: list[tuple[Recipient, str]] = []
         rest: list[Recipient] = []
-        mailto = f"mailto:{proto.unsubscribe_mailto}?subject=unsubscribe"
+        size = len(head) + 2
+        tail = f">, <mailto:{proto.unsubscribe_mailto}?subject=unsubscribe>"
+        personal, is_test = batch.personal, proto.is_test
         for i, r in enumerate(batch.recipients):
-            built = self._personalization(r, proto, mailto, batch.personal)
-            if built is None:
-                early.append(
-                    Result(
-                        r.entry_id or 0,
-                        State.FAILED,
-                        None,
-                        f"substitutions and custom_args exceed SendGrid's {MAX_PERSONAL_BYTES} bytes per recipient",
-                    )
-                )
+            part = _personalization(r, tail, personal, is_test)
+            if part is None:
+                early.append((r, TOO_BIG))
                 continue
-            p, grow = built
-            if size + grow >= MAX_REQUEST_BYTES:
-                grow = len(json.dumps(p)) + 1
-                if size + grow >= MAX_REQUEST_BYTES and recipients:
-                    # Under 30 MB per request: the rest go in the next request.
-                    rest = list(batch.recipients[i:])
-                    break
-            size += grow
-            personalizations.append(p)
+            if size + len(part) + 1 >= MAX_REQUEST_BYTES and recipients:
+                # Under 30 MB per request: the rest go in the next request.
+                rest = list(batch.recipients[i:])
+                break
+            size += len(part) + 1
+            parts.append(part)
             recipients.append(r)
-        body["personalizations"] = personalizations
-        return Payload(body, recipients, early, rest)
-
-    def _personalization(
-        self, r: Recipient, proto: Outgoing, mailto: str, personal: bool
-    ) -> tuple[dict[str, Any], int] | None:
-        """The personalization and an upper bound of its JSON size; None when its
-        substitutions and custom_args exceed SendGrid's 10,000 bytes."""
-        name = r.name if r.clean else clean_name(r.name)
-        to: dict[str, str] = {"email": r.email}
-        if name:
-            to["name"] = name
-        url = r.unsubscribe_url
-        # Names the ledger entry; a test send says so; the organizers' heads-up has none.
-        entry = str(r.entry_id) if r.entry_id is not None else ("test" if proto.is_test else "none")
-        p: dict[str, Any] = {
-            "to": [to],
-            "headers": {
-                # RFC 2369 / RFC 8058, per recipient: the link names the subscriber.
-                "List-Unsubscribe": f"<{url}>, <{mailto}>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            },
-            "custom_args": {"entry": entry},
-        }
-        # JSON escapes take at most 6 bytes per character (12 for one outside the BMP);
-        # the exact size is computed only for a value that might be near a limit.
-        wide = 6 if (name.isascii() and r.email.isascii()) else 12
-        personal_bytes = 0
-        if personal:
-            subs = r.substitutions()
-            p["substitutions"] = subs
-            personal_bytes = 120 + len(entry) + wide * (len(subs[NAME_TEXT]) + len(subs[NAME_HTML])) + 12 * len(url)
-            if personal_bytes > MAX_PERSONAL_BYTES:
-                personal_bytes = len(json.dumps(subs).encode()) + len(json.dumps(p["custom_args"]).encode())
-                if personal_bytes > MAX_PERSONAL_BYTES:
-                    return None
-        bound = 200 + personal_bytes + wide * (len(r.email) + len(name)) + 6 * (len(url) + len(mailto))
-        return p, bound
+        return Payload(head + ",".join(parts) + "]}", recipients, early, rest)
 
     def post_to_esp(self, payload: Payload, messages: Batch) -> Outcome:
         attempt = 0
         while True:
             try:
-                response = self.client.client.mail.send.post(request_body=payload.body, timeout=self.timeout)
+                # A JSON text body: the client sends it as it is, with this header
+                # (the default "application/json" would make it json.dumps it again).
+                response = self.client.client.mail.send.post(
+                    request_body=payload.body, request_headers=JSON_TEXT, timeout=self.timeout
+                )
             except HTTPError as err:
                 code = int(err.status_code)
                 if code in (401, 403):
