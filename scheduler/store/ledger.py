@@ -4,6 +4,8 @@ key, inside ``BEGIN IMMEDIATE`` on SQLite."""
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -364,19 +366,26 @@ def _id_list(ids: Iterable[int]) -> str:
 def _record_on(conn: Any, results: Sequence[Result], stamp: Any) -> None:
     """Write answers on ``conn``, ``stamp`` from LedgerQueries._stamp. Entries sharing
     an answer (a SendGrid request has one X-Message-Id) are updated with one
-    ``WHERE id IN``, the rest row by row."""
-    if not results:
-        return
-    shared: dict[tuple[str, str | None, str | None], list[int]] = {}
-    for r in results:
-        shared.setdefault((r.state.value, r.message_id, r.reason), []).append(r.entry_id)
+    ``WHERE id IN``."""
     sql = "UPDATE ledger SET state = ?, message_id = ?, reason = ?, updated_at = ? WHERE "
-    for (state, mid, why), ids in shared.items():
+    singles: list[tuple[Any, ...]] = []
+    # A request's answers are adjacent and alike: grouped as they come, in C.
+    for (state, mid, why), alike in itertools.groupby(results, _ANSWER):
+        ids = list(map(_ENTRY, alike))
+        if len(ids) == 1:
+            singles.append((state.value, mid, why, stamp, ids[0]))
+            continue
         for start in range(0, len(ids), 1000):
-            _driver_sql(conn, sql + _id_in(L, ids[start : start + 1000]), (state, mid, why, stamp))
+            _driver_sql(conn, sql + _id_in(L, ids[start : start + 1000]), (state.value, mid, why, stamp))
+    if singles:  # one message per answer (outbox, SMTP): one statement, many rows
+        _driver_sql(conn, sql + "id = ?", singles)
 
 
-def _driver_sql(conn: Any, sql: str, params: tuple[Any, ...]) -> Any:
+_ANSWER = operator.itemgetter(1, 2, 3)
+_ENTRY = operator.itemgetter(0)
+
+
+def _driver_sql(conn: Any, sql: str, params: tuple[Any, ...] | list[tuple[Any, ...]]) -> Any:
     """Run ``sql``, written with ``?`` placeholders, through the driver itself: no
     statement compiled per call (the hot statements carry their ids as literals, so a
     compiled form would never be reused). psycopg takes ``%s`` where sqlite3 takes ``?``;
