@@ -27,6 +27,19 @@ def test_token_for_one_subscriber_does_not_open_another(a: int, b: int) -> None:
             Signer(KEY).verify(forged)
 
 
+@given(st.binary(min_size=16, max_size=200), st.integers(0, 2**63))
+def test_mac_is_hmac_sha256(key: bytes, subscriber_id: int) -> None:
+    """The precomputed inner/outer hashes give exactly the standard library's HMAC,
+    for keys shorter and longer than SHA-256's 64-byte block."""
+    import base64
+    import hashlib
+    import hmac
+
+    expected = hmac.new(key, f"v1.{subscriber_id}".encode(), hashlib.sha256).digest()[:18]
+    mac = Signer(key).token(subscriber_id).split(".")[2]
+    assert base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4)) == expected
+
+
 def test_other_key_rejects() -> None:
     with pytest.raises(UsageError, match="signature does not match"):
         Signer(b"another-key-of-16-bytes").verify(Signer(KEY).token(7))

@@ -4,6 +4,7 @@ key, inside ``BEGIN IMMEDIATE`` on SQLite."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 from collections.abc import Iterable, Iterator, Sequence
@@ -106,7 +107,7 @@ class LedgerQueries(StoreBase):
         )
         with self._read() as conn:
             # The driver's plain tuples, not SQLAlchemy rows: one per subscriber.
-            return list(map(Claimed._make, conn.execute(query).cursor.fetchall()))
+            return list(map(_claimed, conn.execute(query).cursor.fetchall()))
 
     def claim_subscribers(
         self,
@@ -381,6 +382,8 @@ def _record_on(conn: Any, results: Sequence[Result], stamp: Any) -> None:
         _driver_sql(conn, sql + "id = ?", singles)
 
 
+#: a Claimed from a row without the NamedTuple constructor's Python frame (issue 3)
+_claimed = functools.partial(tuple.__new__, Claimed)
 _ANSWER = operator.itemgetter(1, 2, 3)
 _ENTRY = operator.itemgetter(0)
 

@@ -26,6 +26,7 @@ import http.client
 import json
 import json.encoder
 import logging
+import operator
 import os
 import random
 import time
@@ -112,6 +113,7 @@ class Payload:
 #: a Result from a 4-tuple without the NamedTuple constructor's Python frame: one is
 #: made per recipient (issue 3 benchmark)
 _result = functools.partial(tuple.__new__, Result)
+_EMAIL = operator.attrgetter("email")
 
 
 # The JSON of the sentinel keys, and of each personalization's constant parts.
@@ -207,7 +209,7 @@ class SendgridTransport(Transport):
             while todo is not None:
                 payload = self.build_message_payload(todo)
                 payloads.append(payload)
-                todo = Batch(todo.proto, payload.rest, todo.personal) if payload.rest else None
+                todo = Batch(todo.proto, payload.rest, todo.personal, todo.entries) if payload.rest else None
         return payloads
 
     def send_group(self, batch: Batch, prepared: Any = None) -> list[Result]:
@@ -231,8 +233,11 @@ class SendgridTransport(Transport):
 
     def _split(self, batch: Batch) -> list[Batch]:
         """At most 1,000 personalizations and no address twice per request."""
+        people = batch.recipients
+        if len(people) <= MAX_PERSONALIZATIONS and len(set(map(str.lower, map(_EMAIL, people)))) == len(people):
+            return [batch]  # the rule: subscribers' addresses are unique without case
         parts: list[Batch] = []
-        rest = list(batch.recipients)
+        rest = list(people)
         while rest:
             seen: set[str] = set()
             take: list[Recipient] = []
@@ -244,7 +249,7 @@ class SendgridTransport(Transport):
                 else:
                     seen.add(addr)
                     take.append(r)
-            parts.append(Batch(batch.proto, take, batch.personal))
+            parts.append(Batch(batch.proto, take, batch.personal, batch.entries))
             rest = later
         return parts
 
