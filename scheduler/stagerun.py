@@ -16,6 +16,7 @@ out on ``transport.concurrency`` threads, paced by ``rate_per_second``.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import operator
@@ -231,8 +232,8 @@ class StageRun:
         if content is not None:
             token, base = self.s.signer.token, unsubscribe_url(self.s.config, "")
             people = [
-                Recipient(0, c.email, clean_name(c.name), base + token(c.subscriber_id), None, True, c.subscriber_id)
-                for c in chunk
+                _recipient((0, email, clean_name(name), base + token(sid), None, True, sid))
+                for _, sid, email, name, _, _ in chunk
             ]
             batch = Batch(self.proto[key], people, personal=True)
             prepared = self.s.transport.prepare(batch)
@@ -347,6 +348,8 @@ class StageRun:
                 self.s.on_progress(self.result, len(results))
 
 
+#: a Recipient from a tuple without the NamedTuple constructor's Python frame
+_recipient = functools.partial(tuple.__new__, Recipient)
 # The State itself: a StrEnum, so it counts under the same key as its value.
 _STATE = operator.itemgetter(1)
 
