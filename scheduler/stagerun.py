@@ -343,14 +343,14 @@ class StageRun:
         while self.writes and (wait or self.writes[0][0].done()):
             future, results = self.writes.popleft()
             future.result()
-            self.result.counts.update(map(_STATE, results))
+            self.result.counts.update(map(str, map(_STATE, results)))
             if self.s.on_progress:
                 self.s.on_progress(self.result, len(results))
 
 
 #: a Recipient from a tuple without the NamedTuple constructor's Python frame
 _recipient = functools.partial(tuple.__new__, Recipient)
-# The State itself: a StrEnum, so it counts under the same key as its value.
+# str() of a StrEnum is its value, in C: counts keyed "sent", "failed", ...
 _STATE = operator.itemgetter(1)
 
 

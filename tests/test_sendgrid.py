@@ -391,3 +391,25 @@ def test_requests_stay_under_the_size_limit_and_never_repeat_an_address(
         assert len(addrs) == len(set(addrs)), "no address twice in one request"
         assert seen.size < limit and len(seen.addresses()) <= 8
     assert sorted(a.lower() for a in sink.accepted_addresses()) == sorted(r.email.lower() for r in people)
+
+
+@pytest.mark.parametrize("concurrency", [1, 2, 3])
+def test_claimed_and_unanswered_batches_never_exceed_concurrency(tmp_path: Path, sink: Sink, concurrency: int) -> None:
+    """What a SIGKILL could leave unknown is bounded by the concurrency: whenever a
+    request arrives, at most ``concurrency`` batches are claimed and unanswered, even
+    though with two or more the next claim runs while a batch is handed over."""
+    import sqlite3
+
+    cfg, store, transport, _ = world(tmp_path, sink.url, 120, transport=f"batch_size = 5\nconcurrency = {concurrency}")
+    path = store.engine.url.database
+    unknown_at_arrival: list[int] = []
+    handle = sink.handle
+
+    def counting(h: Any) -> None:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            unknown_at_arrival.append(conn.execute("SELECT count(*) FROM ledger WHERE state = 'unknown'").fetchone()[0])
+        handle(h)
+
+    sink.handle = counting  # type: ignore[method-assign]
+    assert send(cfg, store, transport).counts == {"sent": 120}
+    assert max(unknown_at_arrival) <= concurrency * 5, unknown_at_arrival
