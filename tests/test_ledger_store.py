@@ -111,3 +111,13 @@ def test_claims_in_any_order_hand_out_each_entry_once(claims: list[set[int]]) ->
         entries = store.entries("bj", 2027, "reminder")
         assert {e["subscriber_id"]: e["id"] for e in entries} == owner
         store.close()
+
+
+def test_a_write_holds_its_transaction_before_its_first_statement(tmp_path: Path) -> None:
+    """The ledger's hot statements run on the driver's cursor inside _write(): that is
+    atomic only because BEGIN IMMEDIATE has already been issued when it yields."""
+    store = _store(tmp_path / "s.db", 1)
+    with store._write() as conn:
+        assert conn.connection.driver_connection.in_transaction
+    with store._read() as conn:
+        assert not conn.connection.driver_connection.in_transaction

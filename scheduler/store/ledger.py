@@ -172,19 +172,19 @@ class LedgerQueries(StoreBase):
             _record_on(conn, answers, stamp)
             params = (campaign, year, stage, State.UNKNOWN.value, claim_id, transport, stamp, Status.ACTIVE.value)
             if conn.dialect.name != "sqlite":
-                rows = _driver_sql(conn, insert + " RETURNING ledger.id, ledger.subscriber_id", params).all()
+                rows = _driver_sql(conn, insert + " RETURNING ledger.id, ledger.subscriber_id", params).fetchall()
                 return {sid: eid for eid, sid in rows}
             # SQLite: the rows won, read back as one string. The sqlite3 module lets go
             # of the GIL around every row it steps through, so RETURNING's thousand rows
             # meant a thousand waits for the GIL while the calling thread builds the
             # next request (issue 3 benchmark).
             _driver_sql(conn, insert, params)
-            won = _driver_sql(
+            (won,) = _driver_sql(
                 conn,
                 "SELECT group_concat(subscriber_id || ',' || id) FROM ledger"
                 f" WHERE campaign = ? AND year = ? AND stage = ? AND subscriber_id IN ({ids}) AND run_id = ?",
                 (campaign, year, stage, claim_id),
-            ).scalar()
+            ).fetchone()
             pairs = list(map(int, won.split(","))) if won else []
             return dict(zip(pairs[::2], pairs[1::2], strict=True))
 
@@ -389,10 +389,16 @@ _ENTRY = operator.itemgetter(0)
 
 
 def _driver_sql(conn: Any, sql: str, params: tuple[Any, ...] | list[tuple[Any, ...]]) -> Any:
-    """Run ``sql``, written with ``?`` placeholders, through the driver itself: no
-    statement compiled per call (the hot statements carry their ids as literals, so a
-    compiled form would never be reused). psycopg takes ``%s`` where sqlite3 takes ``?``;
-    these statements hold no other ``?`` or ``%``."""
+    """Run ``sql``, written with ``?`` placeholders, on the DBAPI cursor of ``conn``'s
+    connection, inside its transaction: no statement compiled and no execution context
+    per call (the hot statements carry their ids as literals, so a compiled form would
+    never be reused; issue 3 benchmark). A list of tuples runs as executemany. psycopg
+    takes ``%s`` where sqlite3 takes ``?``; these statements hold no other ``?`` or ``%``."""
     if conn.dialect.paramstyle != "qmark":
         sql = sql.replace("?", "%s")
-    return conn.exec_driver_sql(sql, params)
+    cursor = conn.connection.driver_connection.cursor()
+    if isinstance(params, list):
+        cursor.executemany(sql, params)
+    else:
+        cursor.execute(sql, params)
+    return cursor
