@@ -2,15 +2,24 @@
 loopback sink (issue 3). Not a test: run it by hand and record the numbers in
 BENCHMARKS.md.
 
-    /tmp/venv/bin/python bench/bench_sendgrid.py 100000 1000000
+    /tmp/venv/bin/python bench/bench_sendgrid.py 100000 1000000 --concurrency 2
 
 The sink runs in its own process (as SendGrid would be elsewhere), reads each
 ``/v3/mail/send`` body, counts its personalizations and answers 202 with an
 ``X-Message-Id``. The first body is validated against SendGrid's OpenAPI spec when the
-spec is there. Phases are timed by wrapping the store, renderer and transport methods:
-select = claiming entries (INSERT..SELECT + read back), render = group rendering plus
-building each request body, ledger = writing the answers, request = the HTTP round trip
-(JSON encoding in the client included). Peak RSS is this process's high-water mark.
+spec is there. Phases are timed by wrapping the store, renderer and transport methods,
+in wall time and in CPU time of the thread that ran them (the difference is mostly
+waiting for the GIL):
+
+* select: reading subscribers by id window (the ``ledger-read`` thread);
+* claim: each batch's claim, with the previous answers written in the same
+  transaction (the ``ledger-write`` thread);
+* render: rendering each content group once, and building every request body;
+* request: the HTTP round trip through the official client;
+* ledger: answers written outside a claim (at the end of the run), and releases.
+
+Peak RSS is this process's high-water mark; sender CPU is its user and system time
+during the send.
 """
 
 from __future__ import annotations
