@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import http.client
 import json
-import json.encoder
 import logging
 import operator
 import os
@@ -43,24 +42,13 @@ from scheduler.errors import MissingSecret, TransportError
 from scheduler.message import Outgoing, one_line
 from scheduler.models import State
 from scheduler.store import Result
-from scheduler.transports.base import (
-    NAME_HTML,
-    NAME_TEXT,
-    UNSUB_HTML,
-    UNSUB_TEXT,
-    Batch,
-    FatalAfter,
-    Recipient,
-    Transport,
-    clean_name,
-    html_value,
-)
+from scheduler.transports.base import Batch, FatalAfter, Recipient, Transport
+from scheduler.transports.sendgrid_json import MAX_PERSONAL_BYTES, personalization
 
 log = logging.getLogger("scheduler.transports.sendgrid")
 
 #: documented in SendGrid's v3 Mail Send reference; the schema does not enforce them
 MAX_PERSONALIZATIONS = 1000
-MAX_PERSONAL_BYTES = 10_000  # substitutions + custom_args, per personalization
 MAX_REQUEST_BYTES = 30 * 1024 * 1024  # "less than 30MB"
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
@@ -114,38 +102,6 @@ class Payload:
 #: made per recipient (issue 3 benchmark)
 _result = functools.partial(tuple.__new__, Result)
 _EMAIL = operator.attrgetter("email")
-
-
-# The JSON of the sentinel keys, and of each personalization's constant parts.
-_Q = json.encoder.encode_basestring_ascii  # json's own (C) string encoder
-_NAME_T, _NAME_H, _UNSUB_T, _UNSUB_H = (_Q(t) for t in (NAME_TEXT, NAME_HTML, UNSUB_TEXT, UNSUB_HTML))
-_ONE_CLICK = _Q("List-Unsubscribe=One-Click")
-
-
-def _personalization(r: Recipient, tail: str, personal: bool, is_test: bool) -> str | None:
-    """One personalization as JSON text; None when its substitutions and custom_args
-    exceed SendGrid's 10,000 bytes."""
-    name = r.name if r.clean else clean_name(r.name)
-    url = r.unsubscribe_url
-    q_name, q_url = _Q(name), _Q(url)
-    to = f'{{"email":{_Q(r.email)},"name":{q_name}}}' if name else f'{{"email":{_Q(r.email)}}}'
-    custom = f'{{"subscriber":{_Q(r.tag(is_test))}}}'
-    # RFC 2369 / RFC 8058, per recipient: the link names the subscriber.
-    out = (
-        f'{{"to":[{to}],"headers":{{"List-Unsubscribe":{_Q("<" + url + tail)},'
-        f'"List-Unsubscribe-Post":{_ONE_CLICK}}},"custom_args":{custom}'
-    )
-    if not personal:
-        return out + "}"
-    name_html, url_html = html_value(name), html_value(url)
-    subs = (
-        f"{{{_NAME_T}:{q_name},{_NAME_H}:{q_name if name_html is name else _Q(name_html)},{_UNSUB_T}:{q_url}"
-        # Only an escaped link needs its own token in the HTML part (Renderer.group_content).
-        + (f",{_UNSUB_H}:{_Q(url_html)}}}" if url_html is not url else "}")
-    )
-    if len(subs) + len(custom) > MAX_PERSONAL_BYTES:
-        return None
-    return f'{out},"substitutions":{subs}}}'
 
 
 class SendgridTransport(Transport):
@@ -293,7 +249,7 @@ class SendgridTransport(Transport):
         tail = f">, <mailto:{proto.unsubscribe_mailto}?subject=unsubscribe>"
         personal, is_test = batch.personal, proto.is_test
         for i, r in enumerate(batch.recipients):
-            part = _personalization(r, tail, personal, is_test)
+            part = personalization(r, tail, personal, is_test)
             if part is None:
                 early.append((r, TOO_BIG))
                 continue
