@@ -175,6 +175,8 @@ class StageRun:
                 # before the next claim; with more, the next claim runs while this
                 # thread hands the last one over (the ledger thread never waits).
                 self._drain(pool, keep=self.concurrency - 1 - (self.pending is not None))
+                if self._stopping():  # a fatal answer came in while draining
+                    return
                 started = self._batches(key, chunk)
                 next(started)
                 self._handover(pool)
@@ -227,19 +229,25 @@ class StageRun:
         once started; then, claimed, the batches with what was prepared for each."""
         claiming = self._claim(chunk)
         problem: TemplateProblem | None = None
-        try:
-            content = self._content(key)
-        except TemplateProblem as exc:
-            content, problem = None, exc
         batch, prepared = None, None
-        if content is not None:
-            token, base = self.s.signer.token, unsubscribe_url(self.s.config, "")
-            people = [
-                _recipient((0, email, clean_name(name), base + token(sid), None, True, sid))
-                for _, sid, email, name, _, _ in chunk
-            ]
-            batch = Batch(self.proto[key], people, personal=True)
-            prepared = self.s.transport.prepare(batch)
+        try:
+            try:
+                content = self._content(key)
+            except TemplateProblem as exc:
+                content, problem = None, exc
+            if content is not None:
+                token, base = self.s.signer.token, unsubscribe_url(self.s.config, "")
+                people = [
+                    _recipient((0, email, clean_name(name), base + token(sid), None, True, sid))
+                    for _, sid, email, name, _, _ in chunk
+                ]
+                batch = Batch(self.proto[key], people, personal=True)
+                prepared = self.s.transport.prepare(batch)
+        except BaseException:
+            # Nothing of this chunk was handed over: give its claim back.
+            won = claiming.result()
+            self.writer.submit(self.store.release, list(won.values())).result()
+            raise
         yield None
         won = claiming.result()
         if problem is not None:

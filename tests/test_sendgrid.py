@@ -413,3 +413,24 @@ def test_claimed_and_unanswered_batches_never_exceed_concurrency(tmp_path: Path,
     sink.handle = counting  # type: ignore[method-assign]
     assert send(cfg, store, transport).counts == {"sent": 120}
     assert max(unknown_at_arrival) <= concurrency * 5, unknown_at_arrival
+
+
+def test_a_bug_while_building_a_request_gives_its_claim_back(tmp_path: Path, sink: Sink) -> None:
+    """An unexpected error between a batch's claim and its handover must not leave the
+    batch `unknown`: nothing of it went out, so a corrected run sends it."""
+    cfg, store, _, clock = world(tmp_path, sink.url, 60, transport="batch_size = 5")
+    calls: list[int] = []
+
+    class Buggy(SendgridTransport):
+        def prepare(self, batch: Any) -> Any:
+            calls.append(len(batch))
+            if len(calls) == 3:
+                raise RuntimeError("a bug in building the request")
+            return super().prepare(batch)
+
+    transport = Buggy(cfg, sleep=clock.sleep, clock=clock.time)
+    with pytest.raises(RuntimeError, match="a bug"):
+        send(cfg, store, transport)
+    states = Counter(e["state"] for e in store.entries(CAMPAIGN, YEAR, STAGE))
+    assert states == {"sent": 10}, "two batches went out; the third was given back"
+    assert send(cfg, store, SendgridTransport(cfg, sleep=clock.sleep, clock=clock.time)).counts == {"sent": 50}
