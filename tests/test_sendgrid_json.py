@@ -58,3 +58,16 @@ def test_a_personalization_over_the_limit_is_refused() -> None:
     r = Recipient(7, "a@example.org", "N" * (MAX_PERSONAL_BYTES // 2), "https://x.example/u/1", None, False, 1)
     assert personalization(r, TAIL, True, False) is None
     assert personalization(r, TAIL, False, False) is not None, "without substitutions there is nothing to limit"
+
+
+def test_an_encoded_body_prints_as_its_size_not_its_content() -> None:
+    """python-http-client formats the body into a DEBUG string even with DEBUG off; the
+    encoded body gives it its size instead of every recipient's address."""
+    from scheduler.transports.sendgrid import JsonBody
+
+    body = JsonBody('{"personalizations":[{"to":[{"email":"ada@example.org"}]}]}')
+    data = body.encode("utf-8")
+    assert data == str(body).encode("utf-8") and isinstance(data, bytes)
+    # .format(), exactly as the client does it
+    for shown in ("PAYLOAD: {data}".format(data=data), str(data), repr(data), f"{data}"):  # noqa: UP032
+        assert "ada@example.org" not in shown and f"{len(data)} bytes" in shown

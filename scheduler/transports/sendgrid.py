@@ -85,6 +85,33 @@ class Outcome:
     reason: str | None = None
 
 
+class _EncodedBody(bytes):
+    """A request body that prints as its size, not its content."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} bytes of JSON>"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+
+class JsonBody(str):
+    """A request body as JSON text. python-http-client formats the whole body into a
+    DEBUG line (``'PAYLOAD: {data}'.format(...)``) before the logger can say no, even
+    with DEBUG off: at 1,000 personalizations that is 1.3 ms of every request, and a
+    string holding every recipient's address and name. Encoded, this body prints as
+    its size instead (issue 3: the key and personal data never reach a log)."""
+
+    __slots__ = ()
+
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        return _EncodedBody(str.encode(self, encoding, errors))
+
+
 @dataclass
 class Payload:
     #: the request body, JSON text
@@ -260,7 +287,7 @@ class SendgridTransport(Transport):
             size += len(part) + 1
             parts.append(part)
             recipients.append(r)
-        return Payload(head + ",".join(parts) + "]}", recipients, early, rest)
+        return Payload(JsonBody(head + ",".join(parts) + "]}"), recipients, early, rest)
 
     def post_to_esp(self, payload: Payload, messages: Batch) -> Outcome:
         attempt = 0
