@@ -104,3 +104,23 @@ def test_claiming_chosen_subscribers_returns_only_those_won(pg_store: Store) -> 
     assert [c.subscriber_id for c in second] == [c.subscriber_id for c in candidates[6:]]
     assert all(c.entry_id > 0 for c in first + second)
     assert pg_store.ledger_counts("bj", 2027) == {"day-of": {"unknown": 10}}
+
+
+def test_answers_ride_in_the_next_claim_on_postgres(pg_store: Store) -> None:
+    """The send's hot statements run on psycopg's own cursor (%s placeholders): a claim
+    that also writes the previous batch's answers, shared and single, in one go."""
+    _subscribers(pg_store, 12)
+    ids = [c.subscriber_id for c in pg_store.candidates_range("bj", 2027, "reminder", after=0, upto=10**9)]
+    first = pg_store.claim_ids("bj", 2027, "reminder", ids[:6], claim_id="a.1", transport="sendgrid", now=NOW)
+    entries = list(first.values())
+    answers = [Result(e, State.SENT, "<req-1>") for e in entries[:5]]
+    answers.append(Result(entries[5], State.FAILED, None, "SendGrid 400: bad address"))
+    later = NOW + timedelta(seconds=3)
+    second = pg_store.claim_ids(
+        "bj", 2027, "reminder", ids, claim_id="a.2", transport="sendgrid", now=later, answers=answers
+    )
+    assert sorted(second) == ids[6:], "what the first claim won is not claimed again"
+    rows = {e["subscriber_id"]: e for e in pg_store.entries("bj", 2027, "reminder")}
+    assert [rows[s]["state"] for s in ids] == ["sent"] * 5 + ["failed"] + ["unknown"] * 6
+    assert {rows[s]["message_id"] for s in ids[:5]} == {"<req-1>"}
+    assert rows[ids[5]]["reason"] == "SendGrid 400: bad address" and rows[ids[0]]["updated_at"] == later
