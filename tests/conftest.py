@@ -11,11 +11,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner
 
 from scheduler.cli import cli
+
+if TYPE_CHECKING:
+    from sg_sink import Sink
 
 REPO = Path(__file__).resolve().parents[1]
 SIGNING_KEY = "test-signing-key-0123456789abcdef"
@@ -38,6 +42,24 @@ def _dst_zone() -> Iterator[None]:
 def _signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANNIVERSARY_SIGNING_KEY", SIGNING_KEY)
     monkeypatch.delenv("ANNIVERSARY_CONFIG", raising=False)
+
+
+@pytest.fixture
+def sendgrid_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SendGrid tests' secrets, as the environment carries them (sg_world's keys)."""
+    from sg_world import API_KEY
+    from sg_world import SIGNING_KEY as SG_SIGNING_KEY
+
+    monkeypatch.setenv("SENDGRID_API_KEY", API_KEY)
+    monkeypatch.setenv("ANNIVERSARY_SIGNING_KEY", SG_SIGNING_KEY)
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    """A loopback stand-in for SendGrid that validates every body (see sg_sink)."""
+    from sg_sink import running_sink
+
+    yield from running_sink()
 
 
 @dataclass

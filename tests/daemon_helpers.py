@@ -26,7 +26,10 @@ from apscheduler.executors.debug import DebugExecutor
 from apscheduler.schedulers.base import BaseScheduler
 
 from scheduler.config import Config, load_config
+from scheduler.daemon import Daemon
+from scheduler.notify import Notifier
 from scheduler.store import Store, SubscriberRow
+from scheduler.tokens import Signer
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "test-signing-key-0123456789abcdef"
@@ -233,3 +236,22 @@ class NotifySocket:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def Z(text: str) -> datetime:
+    """An ISO date and time, read as UTC."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def stepping_daemon(config: Config | Path) -> tuple[Daemon, SteppingScheduler]:
+    """A Daemon on a SteppingScheduler, with the config (loaded now when given as a
+    path). Its clock is the edge that time-machine moves."""
+    sched = SteppingScheduler()
+    daemon = Daemon(
+        load_config(config) if isinstance(config, Path) else config,
+        clock=lambda: datetime.now(UTC),
+        notifier=Notifier({}),
+        scheduler=sched,
+        signer=Signer(KEY.encode()),
+    )
+    return daemon, sched

@@ -21,9 +21,9 @@ import pytest
 import time_machine
 from click.testing import CliRunner
 from daemon_helpers import (
-    KEY,
     NotifySocket,
     SteppingScheduler,
+    Z,
     add_subscribers,
     campaign_toml,
     daemon_env,
@@ -32,16 +32,10 @@ from daemon_helpers import (
     project,
     read_outbox,
     start_daemon,
+    stepping_daemon,
 )
 
 from scheduler.cli import cli
-from scheduler.daemon import Daemon
-from scheduler.notify import Notifier
-from scheduler.tokens import Signer
-
-
-def Z(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def test_sigterm_during_a_send_finishes_the_batch_in_flight_records_it_and_loses_nothing(tmp_path: Path) -> None:
@@ -81,20 +75,6 @@ def test_sigterm_during_a_send_finishes_the_batch_in_flight_records_it_and_loses
     assert Counter(m.to for m in read_outbox(config.outbox_dir)) == dict.fromkeys(emails, 1)
 
 
-def _daemon(config_path: Path) -> tuple[Daemon, SteppingScheduler]:
-    from scheduler.config import load_config
-
-    sched = SteppingScheduler()
-    daemon = Daemon(
-        load_config(config_path),
-        clock=lambda: datetime.now(UTC),
-        notifier=Notifier({}),
-        scheduler=sched,
-        signer=Signer(KEY.encode()),
-    )
-    return daemon, sched
-
-
 def _due_at(sched: SteppingScheduler) -> set[datetime]:
     return {j.next_run_time for j in sched.get_jobs() if j.id.startswith("due@") and j.next_run_time.year == 2027}
 
@@ -114,7 +94,7 @@ def test_sighup_with_broken_files_keeps_the_running_config_and_templates_and_log
     with time_machine.travel(Z("2027-03-20T00:00"), tick=False) as traveller:
         config_path, config = project(tmp_path, campaign_toml())
         add_subscribers(config, {"Europe/Berlin": 1}, datetime.now(UTC))
-        daemon, sched = _daemon(config_path)
+        daemon, sched = stepping_daemon(config_path)
         daemon.arm(datetime.now(UTC))
         sched.start()
         sched.step()
@@ -145,7 +125,7 @@ def test_sighup_with_a_valid_change_replans_to_the_new_send_time(tmp_path: Path)
     with time_machine.travel(Z("2027-03-20T00:00"), tick=False):
         config_path, config = project(tmp_path, campaign_toml())
         add_subscribers(config, {"Europe/Berlin": 1}, datetime.now(UTC))
-        daemon, sched = _daemon(config_path)
+        daemon, sched = stepping_daemon(config_path)
         daemon.arm(datetime.now(UTC))
         sched.start()
         sched.step()
@@ -206,7 +186,7 @@ def test_jobs_set_misfire_grace_and_coalesce_deliberately(tmp_path: Path) -> Non
     with time_machine.travel(Z("2027-03-20T00:00"), tick=False):
         config_path, config = project(tmp_path, campaign_toml())
         add_subscribers(config, {"Europe/Berlin": 1}, datetime.now(UTC))
-        daemon, sched = _daemon(config_path)
+        daemon, sched = stepping_daemon(config_path)
         daemon.arm(datetime.now(UTC))
         jobs = {j.id: j for j in sched.get_jobs()}
     due = jobs["due@2027-03-28T01:30:00+00:00"]
@@ -221,7 +201,7 @@ def test_a_wake_delayed_past_its_due_time_but_inside_the_cutoff_still_sends(tmp_
     with time_machine.travel(Z("2027-03-20T00:00"), tick=False) as traveller:
         config_path, config = project(tmp_path, campaign_toml())
         add_subscribers(config, {"Europe/Berlin": 1, "America/Los_Angeles": 1}, datetime.now(UTC))
-        daemon, sched = _daemon(config_path)
+        daemon, sched = stepping_daemon(config_path)
         daemon.arm(datetime.now(UTC))
         sched.start()
         sched.step()

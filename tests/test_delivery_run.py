@@ -9,13 +9,12 @@ import io
 import logging
 import random
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 from sg_sink import Fault, Sink
-from sg_world import API_KEY, NOW, SIGNING_KEY, ledger_states, make_config, make_store, signer, subscriber_rows
+from sg_world import NOW, ledger_states, make_config, make_store, signer, subscriber_rows
 
 from scheduler.models import State
 from scheduler.progress import Progress, summary_table
@@ -27,17 +26,7 @@ from scheduler.transports.sendgrid import SendgridTransport
 
 CAMPAIGN, STAGE, YEAR = "black-january", "reminder", 2027
 
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SENDGRID_API_KEY", API_KEY)
-    monkeypatch.setenv("ANNIVERSARY_SIGNING_KEY", SIGNING_KEY)
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with Sink() as s:
-        yield s
+pytestmark = pytest.mark.usefixtures("sendgrid_env")
 
 
 def test_rate_limiter_paces_messages_across_calls() -> None:

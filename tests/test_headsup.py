@@ -11,39 +11,19 @@ import pytest
 import time_machine
 from click.testing import CliRunner
 from daemon_helpers import (
-    KEY,
     SEASON_ZONES,
-    SteppingScheduler,
+    Z,
     add_subscribers,
     campaign_toml,
     project,
     read_outbox,
+    stepping_daemon,
 )
 
 from scheduler.cli import cli
-from scheduler.config import load_config
-from scheduler.daemon import Daemon
-from scheduler.notify import Notifier
 from scheduler.store import Store
-from scheduler.tokens import Signer
 
 ORGANIZERS = ["ana@example.org", "bo@example.org"]
-
-
-def Z(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def _daemon(config_path: Path) -> tuple[Daemon, SteppingScheduler]:
-    sched = SteppingScheduler()
-    daemon = Daemon(
-        load_config(config_path),
-        clock=lambda: datetime.now(UTC),
-        notifier=Notifier({}),
-        scheduler=sched,
-        signer=Signer(KEY.encode()),
-    )
-    return daemon, sched
 
 
 def test_heads_up_goes_to_the_organizers_30_days_before_the_first_send_once_with_check_and_previews(
@@ -60,7 +40,7 @@ def test_heads_up_goes_to_the_organizers_30_days_before_the_first_send_once_with
         tpl = tmp_path / "templates/black-january/en/reminder.subject.j2"
         tpl.write_text(tpl.read_text(encoding="utf-8").strip() + " (our 23rd year)\n", encoding="utf-8")
 
-        daemon, sched = _daemon(config_path)
+        daemon, sched = stepping_daemon(config_path)
         daemon.arm(datetime.now(UTC))
         sched.start()
         sched.step()
@@ -73,7 +53,7 @@ def test_heads_up_goes_to_the_organizers_30_days_before_the_first_send_once_with
         # Later wakes, and a second daemon on the same database, do not send it again.
         traveller.move_to(Z("2027-02-26T00:00"))
         daemon.tick(datetime.now(UTC))
-        other, other_sched = _daemon(config_path)
+        other, other_sched = stepping_daemon(config_path)
         other.arm(datetime.now(UTC))
         other_sched.start()
         other_sched.step()
@@ -102,7 +82,7 @@ def test_heads_up_not_sent_when_the_daemon_starts_after_the_first_send(tmp_path:
         config_path, config = project(tmp_path, campaign_toml(), organizers=ORGANIZERS)
         add_subscribers(config, {"Europe/Berlin": 1}, Z("2027-01-01T00:00"))
         add_subscribers(config, {"Pacific/Kiritimati": 1}, Z("2027-01-01T00:00"))
-        daemon, sched = _daemon(config_path)
+        daemon, sched = stepping_daemon(config_path)
         daemon.arm(datetime.now(UTC))
         sched.start()
         sched.step()

@@ -18,25 +18,16 @@ from pathlib import Path
 import pytest
 import time_machine
 from daemon_helpers import (
-    KEY,
     SEASON_ZONES,
     SteppingScheduler,
+    Z,
     add_subscribers,
     campaign_toml,
     ledger,
     project,
     read_outbox,
+    stepping_daemon,
 )
-
-from scheduler.config import Config
-from scheduler.daemon import Daemon
-from scheduler.notify import Notifier
-from scheduler.tokens import Signer
-
-
-def Z(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
 
 # When each zone's clocks show 02:30 on the stage's day, in UTC, worked out by hand.
 EXPECTED = {
@@ -57,18 +48,6 @@ EXPECTED = {
 CUTOFF = timedelta(hours=6)
 
 
-def _daemon(config: Config) -> tuple[Daemon, SteppingScheduler]:
-    sched = SteppingScheduler()
-    daemon = Daemon(
-        config,
-        clock=lambda: datetime.now(UTC),  # the edge: time-machine moves this clock
-        notifier=Notifier({}),
-        scheduler=sched,
-        signer=Signer(KEY.encode()),
-    )
-    return daemon, sched
-
-
 def _run_season(traveller: time_machine.Coordinates, sched: SteppingScheduler, until: datetime) -> list[datetime]:
     """Start the scheduler, then jump from one armed wake to the next, as BlockingScheduler
     would after sleeping; returns the moments it woke."""
@@ -87,7 +66,7 @@ def test_season_across_dst_changes_sends_each_stage_once_at_each_zones_local_tim
     with time_machine.travel(start, tick=False) as traveller:
         _, config = project(tmp_path, campaign_toml())
         emails = add_subscribers(config, {z: 2 for z in SEASON_ZONES}, start)
-        daemon, sched = _daemon(config)
+        daemon, sched = stepping_daemon(config)
         daemon.arm(datetime.now(UTC))
         woke = _run_season(traveller, sched, Z("2027-04-10T00:00"))
 
@@ -111,7 +90,7 @@ def test_season_daemon_started_after_a_missed_send_catches_up_within_the_cutoff(
         _, config = project(tmp_path, campaign_toml())
         add_subscribers(config, {"Europe/Berlin": 3, "America/Los_Angeles": 1}, datetime.now(UTC))
         traveller.move_to(Z("2027-03-28T03:30"))
-        daemon, sched = _daemon(config)
+        daemon, sched = stepping_daemon(config)
         daemon.arm(datetime.now(UTC))
         _run_season(traveller, sched, Z("2027-03-29T00:00"))
 
@@ -130,7 +109,7 @@ def test_season_daemon_started_past_the_late_cutoff_sends_nothing_and_says_so(
         add_subscribers(config, {"Europe/Berlin": 2}, datetime.now(UTC))
         # Berlin's reminder was due 01:30 UTC, cutoff 07:30 UTC; the daemon starts 08:30.
         traveller.move_to(Z("2027-03-28T08:30"))
-        daemon, sched = _daemon(config)
+        daemon, sched = stepping_daemon(config)
         daemon.arm(datetime.now(UTC))
         sched.start()
         sched.step()
@@ -148,7 +127,7 @@ def test_season_replans_when_a_new_subscriber_zone_appears(tmp_path: Path) -> No
     with time_machine.travel(Z("2027-03-20T00:00"), tick=False) as traveller:
         _, config = project(tmp_path, campaign_toml())
         add_subscribers(config, {"Europe/Berlin": 1}, datetime.now(UTC))
-        daemon, sched = _daemon(config)
+        daemon, sched = stepping_daemon(config)
         daemon.arm(datetime.now(UTC))
         sched.start()
         sched.step()

@@ -6,28 +6,17 @@ from __future__ import annotations
 import email
 import email.policy
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from sg_sink import Fault, Sink
-from sg_world import API_KEY, SIGNING_KEY, make_config, make_store
+from sg_world import API_KEY, make_config, make_store
 from smtp_server import Handler, start
 
 from scheduler.cli import cli
 
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SENDGRID_API_KEY", API_KEY)
-    monkeypatch.setenv("ANNIVERSARY_SIGNING_KEY", SIGNING_KEY)
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with Sink() as s:
-        yield s
+pytestmark = pytest.mark.usefixtures("sendgrid_env")
 
 
 def invoke(config: Path, *args: str) -> tuple[int, str]:

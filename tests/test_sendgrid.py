@@ -6,14 +6,13 @@ from __future__ import annotations
 import html
 import logging
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from sg_sink import Fault, Sink
-from sg_world import API_KEY, NOW, SIGNING_KEY, ledger_states, make_config, make_store, signer, subscriber_rows
+from sg_world import API_KEY, NOW, ledger_states, make_config, make_store, signer, subscriber_rows
 
 from scheduler.cli import cli
 from scheduler.config import Config
@@ -26,17 +25,7 @@ from scheduler.transports.sendgrid import SendgridTransport
 
 CAMPAIGN, STAGE, YEAR = "black-january", "reminder", 2027
 
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with Sink() as s:
-        yield s
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SENDGRID_API_KEY", API_KEY)
-    monkeypatch.setenv("ANNIVERSARY_SIGNING_KEY", SIGNING_KEY)
+pytestmark = pytest.mark.usefixtures("sendgrid_env")
 
 
 class Clock:
