@@ -18,7 +18,8 @@ import html
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -45,6 +46,22 @@ class FatalAfter(TransportError):
     def __init__(self, message: str, done: list[Result]) -> None:
         super().__init__(message, fatal=True)
         self.done = done
+
+
+@contextmanager
+def answers_kept(done: list[Result]) -> Iterator[None]:
+    """Around a batch's sends: a fatal TransportError (a refused key, a failed login)
+    after some of them went out becomes a FatalAfter carrying their answers in ``done``
+    (and those of any FatalAfter from within), so only the rest of the batch's claims
+    are released."""
+    try:
+        yield
+    except FatalAfter as exc:
+        raise FatalAfter(str(exc), done + exc.done) from None
+    except TransportError as exc:
+        if exc.fatal and done:
+            raise FatalAfter(str(exc), done) from None
+        raise
 
 
 def unsupported_feature(transport: str, feature: str) -> UnsupportedFeature:

@@ -42,7 +42,7 @@ from scheduler.errors import MissingSecret, TransportError
 from scheduler.message import Outgoing, one_line
 from scheduler.models import State
 from scheduler.store import Result
-from scheduler.transports.base import Batch, FatalAfter, Recipient, Transport
+from scheduler.transports.base import Batch, Recipient, Transport, answers_kept
 from scheduler.transports.sendgrid_json import MAX_PERSONAL_BYTES, personalization
 
 log = logging.getLogger("scheduler.transports.sendgrid")
@@ -169,18 +169,12 @@ class SendgridTransport(Transport):
         distinct content; results come back in the order of ``messages``."""
         out: list[Result | None] = [None] * len(messages)
         done: list[Result] = []
-        try:
+        with answers_kept(done):
             for batch, positions in _by_content(messages):
                 results = self.send_group(batch)
                 for i, r in zip(positions, results, strict=True):
                     out[i] = r
                 done.extend(results)
-        except FatalAfter as exc:
-            raise FatalAfter(str(exc), done + exc.done) from None
-        except TransportError as exc:
-            if exc.fatal and done:
-                raise FatalAfter(str(exc), done) from None
-            raise
         return [r for r in out if r is not None]
 
     def prepare(self, batch: Batch) -> list[Payload]:
@@ -200,18 +194,14 @@ class SendgridTransport(Transport):
         is sent as it is, with each recipient's entry id taken from ``batch``."""
         payloads: list[Payload] = self.prepare(batch) if prepared is None else prepared
         results: list[Result] = []
-        try:
+        # 401/403 after an earlier request of this batch went out: that one is recorded.
+        with answers_kept(results):
             for payload in payloads:
                 payload.entry_of = batch.entry_of
                 results.extend(Result(batch.entry_of(r), State.FAILED, None, why) for r, why in payload.early)
                 if payload.recipients:
                     response = self.post_to_esp(payload, batch)
                     results.extend(self.parse_recipient_status(response, payload))
-        except TransportError as exc:
-            # 401/403 after an earlier request of this batch went out: record that one.
-            if exc.fatal and results:
-                raise FatalAfter(str(exc), results) from None
-            raise
         return results
 
     def _split(self, batch: Batch) -> list[Batch]:

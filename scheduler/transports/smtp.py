@@ -32,7 +32,7 @@ from scheduler.errors import MissingSecret, TransportError
 from scheduler.message import Outgoing, to_email_message
 from scheduler.models import State
 from scheduler.store import Result
-from scheduler.transports.base import FatalAfter, Transport, unsupported_feature
+from scheduler.transports.base import Transport, answers_kept, unsupported_feature
 
 log = logging.getLogger("scheduler.transports.smtp")
 
@@ -141,14 +141,10 @@ class SmtpTransport(Transport):
 
     def post_to_esp(self, payload: list[tuple[Outgoing, EmailMessage]], messages: Sequence[Outgoing]) -> list[Result]:
         done: list[Result] = []
-        try:
+        # A reconnect whose login fails stops the run; what went before is recorded.
+        with answers_kept(done):
             for out, msg in payload:
                 done.append(self._send_one(out, msg))
-        except TransportError as exc:
-            # A reconnect whose login fails stops the run; what went before is recorded.
-            if exc.fatal and done:
-                raise FatalAfter(str(exc), done) from None
-            raise
         return done
 
     def parse_recipient_status(self, response: list[Result], messages: Sequence[Outgoing]) -> list[Result]:
