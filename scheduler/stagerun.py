@@ -336,9 +336,10 @@ class StageRun:
         self._reap(wait=False)
 
     def _record(self, results: list[Result]) -> None:
-        """Keep a batch's answers for the ledger thread, which writes them after the
-        next claim (or at the end). Until then their entries read ``unknown``: the safe
-        side, never resent automatically."""
+        """Keep a batch's answers for the ledger thread: a grouping transport's go in
+        the next claim's transaction (or at the end), a message-by-message transport's
+        at once. Until then their entries read ``unknown``: the safe side, never resent
+        automatically."""
         self.answers.extend(results)
         if not self.grouping:
             self._write_answers()

@@ -59,7 +59,7 @@ def test_concurrent_claims_are_disjoint(pg_store: Store) -> None:
                 now=NOW,
             )
             claimed[k].extend(c.subscriber_id for c in batch)
-            pg_store.record([Result(c.entry_id, State.SENT, f"<{c.entry_id}@x>") for c in batch], NOW)
+            pg_store.record_all([Result(c.entry_id, State.SENT, f"<{c.entry_id}@x>") for c in batch], NOW)
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
     for t in threads:

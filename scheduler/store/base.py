@@ -159,9 +159,3 @@ class StoreBase:
             if "locked" in str(exc):
                 raise StoreError("the database stayed locked for 60 s; is another sender stuck?") from None
             raise
-
-
-def _bind(name: str) -> Any:
-    from sqlalchemy import bindparam
-
-    return bindparam(name)

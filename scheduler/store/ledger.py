@@ -18,11 +18,10 @@ from sqlalchemy import (
     func,
     literal,
     select,
-    update,
 )
 
 from scheduler.models import State, Status
-from scheduler.store.base import Claimed, L, Result, S, StoreBase, _bind
+from scheduler.store.base import Claimed, L, Result, S, StoreBase
 
 
 class LedgerQueries(StoreBase):
@@ -36,32 +35,12 @@ class LedgerQueries(StoreBase):
         zones: Iterable[str] | None,
         consented_before: datetime | None,
     ) -> Any:
-        already = exists().where(
-            and_(
-                L.c.campaign == campaign,
-                L.c.year == year,
-                L.c.stage == stage,
-                L.c.subscriber_id == S.c.id,
-            )
-        )
-        cond = and_(S.c.status == Status.ACTIVE.value, ~already)
+        cond = and_(S.c.status == Status.ACTIVE.value, ~self._has_entry(campaign, year, stage))
         if zones is not None:
             cond = and_(cond, S.c.timezone.in_(list(zones)))
         if consented_before is not None:
             cond = and_(cond, S.c.consent_at <= consented_before)
         return cond
-
-    def record(self, results: Sequence[Result], now: datetime) -> None:
-        """Write the transport's answers, in one transaction per batch."""
-        if not results:
-            return
-        with self._write() as conn:
-            conn.execute(
-                update(L)
-                .where(L.c.id == _bind("eid"))
-                .values(state=_bind("st"), message_id=_bind("mid"), reason=_bind("why"), updated_at=now),
-                [{"eid": r.entry_id, "st": r.state.value, "mid": r.message_id, "why": r.reason} for r in results],
-            )
 
     def max_subscriber_id(self) -> int:
         with self._read() as conn:
@@ -84,7 +63,7 @@ class LedgerQueries(StoreBase):
         Reading ahead is free; claiming ahead is not: a claim reads ``unknown`` until
         the transport answers, so whatever is claimed but still waiting for its group
         when the process is killed would never be sent. Batches are therefore claimed
-        by :meth:`claim_subscribers` just before they go out.
+        by :meth:`claim_ids` just before they go out.
 
         Issue 3 (1M benchmark): with ``ORDER BY id LIMIT n`` SQLite picks the
         (status, zone) index and sorts every active subscriber on each read, which is
@@ -201,8 +180,9 @@ class LedgerQueries(StoreBase):
         where: Any,
         reason: str | None = None,
     ) -> Any:
-        """``INSERT .. SELECT`` one ledger entry per subscriber matching ``where``;
-        ``ON CONFLICT DO NOTHING`` on the unique key is what makes a claim atomic."""
+        """``INSERT .. SELECT`` one ledger entry per subscriber matching ``where``, for
+        skips; ``ON CONFLICT DO NOTHING`` on the unique key keeps it atomic beside a
+        concurrent claim (claim_ids writes its own plain statement: issue 3)."""
         chosen = select(
             literal(campaign),
             literal(year),
