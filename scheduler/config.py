@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from typing import Annotated, Any
 
-from babel import Locale, UnknownLocaleError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
-from scheduler.anniversary import LeapDayRule
-from scheduler.errors import ConfigError, UnknownCampaign, UnknownStage
+from scheduler.core.dates import LeapDayRule, resolve_year
+from scheduler.core.values import check_language, check_zone, normalize_email
+from scheduler.errors import ConfigError, UnknownCampaign, UnknownStage, UsageError
+from scheduler.transports import REGISTRY
 
 DEFAULT_CONFIG = Path("config.toml")
 _SLUG = r"^[a-z0-9][a-z0-9-]*$"
@@ -27,24 +27,6 @@ _SLUG = r"^[a-z0-9][a-z0-9-]*$"
 class _Strict(BaseModel):
     # Unknown keys are errors: a misspelt `late_cutof_hours` must not be ignored silently.
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def check_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError) as exc:
-        raise ValueError(f"must be an IANA time zone such as Asia/Baku or America/Los_Angeles (got {value!r})") from exc
-    if value not in available_timezones() and value != "UTC":
-        raise ValueError(f"must be an IANA time zone such as Asia/Baku (got {value!r})")
-    return value
-
-
-def check_language(value: str) -> str:
-    try:
-        Locale.parse(value.replace("-", "_"))
-    except (UnknownLocaleError, ValueError) as exc:
-        raise ValueError(f"must be a CLDR language code such as en, az, ru, tr (got {value!r})") from exc
-    return value
 
 
 class DatabaseConfig(_Strict):
@@ -65,48 +47,45 @@ class SenderConfig(_Strict):
     @field_validator("from_email", "unsubscribe_mailto", "reply_to")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        from email_validator import EmailNotValidError, validate_email
-
-        try:
-            return validate_email(value, check_deliverability=False).normalized
-        except EmailNotValidError as exc:
-            raise ValueError(f"must be an email address (got {value!r}: {exc})") from exc
+        return None if value is None else _address(value)
 
 
-class SmtpConfig(_Strict):
-    host: str = "localhost"
-    port: Annotated[int, Field(ge=1, le=65535)] = 587
-    security: Literal["starttls", "tls", "none"] = "starttls"
-    username: str | None = None
-    password_env: str = "SMTP_PASSWORD"
-    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
-    #: attempts after a dropped connection or a 4xx answer before the entry fails
-    max_retries: Annotated[int, Field(ge=0, le=20)] = 3
+def _address(value: str) -> str:
+    try:
+        return normalize_email(value)
+    except ValueError as exc:
+        raise ValueError(f"must be an email address (got {value!r}: {str(exc).split(': ', 1)[-1]})") from None
 
 
-class SendgridConfig(_Strict):
-    api_key_env: str = "SENDGRID_API_KEY"
-    host: Annotated[str, Field(pattern=r"^https?://[^\s]+$")] = "https://api.sendgrid.com"
-    sandbox_mode: bool = False
-    asm_group_id: int | None = None
-    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
-    max_retries: Annotated[int, Field(ge=0, le=20)] = 5
-
-
-class TransportConfig(_Strict):
-    kind: Literal["outbox", "smtp", "sendgrid"] = "outbox"
+class _TransportBase(_Strict):
+    kind: str = "outbox"
     outbox_dir: Path = Path("outbox")
     #: messages per second across the run; 0 means unlimited
     rate_per_second: Annotated[float, Field(ge=0)] = 0
     concurrency: Annotated[int, Field(ge=1, le=64)] = 1
     batch_size: Annotated[int, Field(ge=1, le=1000)] = 100
-    #: ledger entries claimed per database round trip, then grouped by content into
-    #: requests of batch_size (issue 3); also how many may stay `unknown` after a crash
+    #: subscribers read ahead per database round trip, then grouped by content into
+    #: requests of batch_size; each batch is claimed only just before it goes out
     claim_size: Annotated[int, Field(ge=1, le=100_000)] = 5000
-    smtp: SmtpConfig = SmtpConfig()
-    sendgrid: SendgridConfig = SendgridConfig()
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        if value not in REGISTRY:
+            names = [repr(k) for k in REGISTRY]
+            allowed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+            raise ValueError(f"must be one of {allowed} (got {value!r})")
+        return value
+
+
+# ``[transport]`` with one table per provider that has settings, ``[transport.smtp]``
+# and so on, each validated by the provider's own Settings: read from the transports'
+# registry, so a new provider needs no change here.
+TransportConfig: Any = create_model(  # type: ignore[call-overload]
+    "TransportConfig",
+    __base__=_TransportBase,
+    **{kind: (cls.settings_model, cls.settings_model()) for kind, cls in REGISTRY.items() if cls.settings_model},
+)
 
 
 class StageConfig(_Strict):
@@ -128,6 +107,24 @@ class CampaignConfig(_Strict):
     stage: Annotated[list[StageConfig], Field(min_length=1)]
 
     _zone = field_validator("timezone")(classmethod(lambda cls, v: check_zone(v)))
+
+    def resolve_year(self, year: int | None, now: datetime) -> int:
+        """``year`` when given (checked to have an anniversary), else the coming one."""
+        return resolve_year(self.event_date, self.timezone, self.leap_day, year, now)
+
+    def choose_language(self, language: str | None) -> str:
+        """A message language for ``--language``: one of the campaign's, the first by default."""
+        lang = language or self.languages[0]
+        if lang not in self.languages:
+            raise UsageError(f"--language {lang!r} is not one of {', '.join(self.languages)}")
+        return lang
+
+    def choose_zone(self, zone: str | None) -> str:
+        """A subscriber zone for ``--timezone``: an IANA name, the event's by default."""
+        try:
+            return check_zone(zone or self.timezone)
+        except ValueError as exc:
+            raise UsageError(f"--timezone {exc}") from None
 
     @field_validator("languages")
     @classmethod
@@ -159,13 +156,13 @@ class OrganizersConfig(_Strict):
     @field_validator("emails")
     @classmethod
     def _emails(cls, value: list[str]) -> list[str]:
-        return [SenderConfig._email(v) or v for v in value]
+        return [_address(v) for v in value]
 
 
 class Config(_Strict):
     database: DatabaseConfig = DatabaseConfig()
     sender: SenderConfig
-    transport: TransportConfig = TransportConfig()
+    transport: TransportConfig = TransportConfig()  # type: ignore[valid-type]
     organizers: OrganizersConfig = OrganizersConfig()
     campaign: Annotated[list[CampaignConfig], Field(min_length=1)]
     #: set by load_config: the folder relative paths resolve against

@@ -54,9 +54,9 @@ def setup_logging(level: int = logging.INFO) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # python-http-client logs request headers, the Authorization bearer among them, at
-    # DEBUG (issue 3): keep it and urllib3 quiet whatever the root level is.
+    # DEBUG: keep it and urllib3 quiet whatever the root level is.
     # A long send reports progress every few seconds even when the rest is quiet
-    # (issue 3, section 4: "when not a TTY, a log line every few seconds").
-    logging.getLogger("scheduler.progress").setLevel(min(level, logging.INFO))
-    for noisy in ("python_http_client", "python_http_client.client", "sendgrid", "urllib3"):
+    # (README: Transports, "a progress line every few seconds").
+    logging.getLogger("scheduler.delivery.progress").setLevel(min(level, logging.INFO))
+    for noisy in ("python_http_client", "python_http_client.client", "sendgrid", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,4 +1,4 @@
-"""Shared helpers for the issue 4 tests: a project in tmp_path (config.toml and the
+"""Shared helpers for the daemon tests: a project in tmp_path (config.toml and the
 templates copied from the repository, the campaigns replaced by the test's own), the
 subscribers, an APScheduler that is stepped by hand under time-machine, a NOTIFY_SOCKET
 receiver, and reading the outbox back with the ``email`` package."""
@@ -26,10 +26,10 @@ from apscheduler.executors.debug import DebugExecutor
 from apscheduler.schedulers.base import BaseScheduler
 
 from scheduler.config import Config, load_config
-from scheduler.daemon import Daemon
-from scheduler.notify import Notifier
+from scheduler.content.links import Signer
+from scheduler.service.daemon import Daemon
+from scheduler.service.notify import Notifier
 from scheduler.store import Store, SubscriberRow
-from scheduler.tokens import Signer
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "test-signing-key-0123456789abcdef"

@@ -1,4 +1,4 @@
-"""A loopback stand-in for SendGrid's servers (issue 3, tests): the real ``sendgrid``
+"""A loopback stand-in for SendGrid's servers: the real ``sendgrid``
 client talks HTTP to it; every body is validated against SendGrid's own OpenAPI spec of
 mail send, and faults are injected per request.
 

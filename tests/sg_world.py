@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from scheduler.config import Config, load_config
+from scheduler.content.links import Signer
 from scheduler.store import Store, SubscriberRow
-from scheduler.tokens import Signer
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2027, 1, 13, 6, 0, tzinfo=UTC)

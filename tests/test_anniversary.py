@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.anniversary import (
+from scheduler.core.dates import (
     anniversary_number,
     coming_year,
     event_date_in,

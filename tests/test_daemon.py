@@ -1,4 +1,4 @@
-"""The daemon (issue 4, section 1): SIGTERM during a send, SIGHUP reloads, `plan`.
+"""The daemon: SIGTERM during a send, SIGHUP reloads, `plan`.
 
 The SIGTERM test runs the daemon as a real process on the real clock with a campaign
 made due 20 minutes ago; the reload tests drive Daemon.tick in-process under

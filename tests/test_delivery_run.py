@@ -1,5 +1,5 @@
 """A whole send: concurrency, the rate limit, progress, stopping, and a run under many
-faults where every subscriber still ends in exactly one state (issue 3, section 4)."""
+faults where every subscriber still ends in exactly one state."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from rich.console import Console
 from sg_sink import Fault, Sink
 from sg_world import NOW, ledger_states, make_config, make_store, signer, subscriber_rows
 
-from scheduler.models import State
-from scheduler.progress import Progress, summary_table
-from scheduler.render import SubscriberView
-from scheduler.sender import RunCounts, Sender
-from scheduler.transports.base import RateLimiter
+from scheduler.content.templates import SubscriberView
+from scheduler.core.outcomes import State
+from scheduler.delivery.pacing import RateLimiter
+from scheduler.delivery.progress import Progress, summary_table
+from scheduler.delivery.runs import Delivery, RunCounts
 from scheduler.transports.outbox import OutboxTransport
 from scheduler.transports.sendgrid import SendgridTransport
 
@@ -55,9 +55,11 @@ def test_concurrent_chaotic_run_ends_with_every_subscriber_in_one_state(tmp_path
     choices = [Fault(), Fault(), Fault(), Fault(500), Fault(503), Fault(429), Fault(drop=True),
                Fault(400, body={"errors": [{"message": "bad"}]}), Fault(delay=0.5)]  # fmt: skip
     sink.faults = [rng.choice(choices) for _ in range(200)]
-    transport = SendgridTransport(cfg, sleep=lambda s: None)
+    transport = SendgridTransport(cfg.transport.sendgrid, sleep=lambda s: None)
     seen_progress: list[int] = []
-    sender = Sender(cfg, store, transport, signer(), on_progress=lambda c, n: seen_progress.append(c.total()))
+    sender = Delivery(
+        cfg, store, signer(), transport=transport, on_progress=lambda c, n: seen_progress.append(c.total())
+    )
     result = sender.send_stage(CAMPAIGN, STAGE, YEAR, NOW)
     states = ledger_states(store)
     assert len(states) == 400 and result.total() == 400
@@ -79,7 +81,7 @@ def test_rate_limit_is_applied_per_message(tmp_path: Path, sink: Sink) -> None:
     waits: list[float] = []
     clock = [0.0]
     limiter = RateLimiter(cfg.transport.rate_per_second, clock=lambda: clock[0], sleep=waits.append)
-    sender = Sender(cfg, store, SendgridTransport(cfg), signer(), limiter=limiter)
+    sender = Delivery(cfg, store, signer(), transport=SendgridTransport(cfg.transport.sendgrid), limiter=limiter)
     sender.send_stage(CAMPAIGN, STAGE, YEAR, NOW)
     sizes = [len(s.body["personalizations"]) for s in sink.seen]
     assert waits and waits[-1] == pytest.approx((sum(sizes) - sizes[-1]) / 5)
@@ -93,21 +95,30 @@ def test_stop_after_the_batch_in_flight_releases_the_rest(tmp_path: Path, sink: 
     def progress(counts: RunCounts, n: int) -> None:
         stop[0] = counts.total() >= 5
 
-    sender = Sender(cfg, store, SendgridTransport(cfg), signer(), should_stop=lambda: stop[0], on_progress=progress)
+    sender = Delivery(
+        cfg,
+        store,
+        signer(),
+        transport=SendgridTransport(cfg.transport.sendgrid),
+        should_stop=lambda: stop[0],
+        on_progress=progress,
+    )
     result = sender.send_stage(CAMPAIGN, STAGE, YEAR, NOW)
     assert result.stopped and result.counts == {"sent": result.total()}
     states = ledger_states(store)
     assert set(states.values()) == {"sent"}, "claims never handed over are released, not left unknown"
     assert sorted(states) == sorted(sink.accepted_addresses())
     stop[0] = False
-    again = Sender(cfg, store, SendgridTransport(cfg), signer()).send_stage(CAMPAIGN, STAGE, YEAR, NOW)
+    again = Delivery(cfg, store, signer(), transport=SendgridTransport(cfg.transport.sendgrid)).send_stage(
+        CAMPAIGN, STAGE, YEAR, NOW
+    )
     assert again.total() == 60 - result.total() and len(ledger_states(store)) == 60
 
 
 def test_outbox_messages_from_a_group_equal_rendering_each(tmp_path: Path) -> None:
     cfg = make_config(tmp_path, "batch_size = 9", kind="outbox")
     store = make_store(cfg, 30)
-    sender = Sender(cfg, store, OutboxTransport(cfg), signer())
+    sender = Delivery(cfg, store, signer(), transport=OutboxTransport(cfg.outbox_dir))
     assert sender.send_stage(CAMPAIGN, STAGE, YEAR, NOW).counts == {"sent": 30}
     campaign = cfg.get_campaign(CAMPAIGN)
     stage = campaign.get_stage(STAGE)
@@ -118,14 +129,15 @@ def test_outbox_messages_from_a_group_equal_rendering_each(tmp_path: Path) -> No
         msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert msg["To"].addresses[0].addr_spec == row.email and msg["Message-ID"] == entry["message_id"]
         view = SubscriberView(row.name, row.language, row.timezone)
-        alone, url = sender.renderer.render_for(campaign, stage, YEAR, view, sid)
+        alone = sender.composer.render(campaign, stage, YEAR, view, sid)
+        url = sender.composer.links.unsubscribe(sid)
         assert msg.get_body(("plain",)).get_content() == alone.text
         assert msg.get_body(("html",)).get_content() == alone.html
         assert str(msg["Subject"]) == alone.subject and url in str(msg["List-Unsubscribe"])
 
 
 def test_progress_log_lines_when_not_a_terminal(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="scheduler.progress")
+    caplog.set_level(logging.INFO, logger="scheduler.delivery.progress")
     t = [0.0]
     progress = Progress(stream=io.StringIO(), tty=False, interval=5, clock=lambda: t[0])
     counts = RunCounts(CAMPAIGN, YEAR, STAGE, expected=100)

@@ -1,4 +1,4 @@
-"""The organizers' heads-up (issue 4, section 4): sent by the daemon heads_up_days before
+"""The organizers' heads-up: sent by the daemon heads_up_days before
 a campaign year's first send, once, with the check result and a preview of each stage."""
 
 from __future__ import annotations

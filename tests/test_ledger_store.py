@@ -1,4 +1,4 @@
-"""The ledger on SQLite as a send drives it (issue 3): claims name what they won, answers
+"""The ledger on SQLite as a send drives it: claims name what they won, answers
 ride in the next claim's transaction, reads never hold the write lock, and the indexes
 of earlier versions are dropped on open."""
 
@@ -9,11 +9,12 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.models import State
-from scheduler.store import Result, Store, SubscriberRow
+from scheduler.core.outcomes import Result, State
+from scheduler.store import Store, StoreError, SubscriberRow, upgrade_database
 
 NOW = datetime(2027, 1, 13, 6, 0, tzinfo=UTC)
 
@@ -80,12 +81,18 @@ def test_a_read_in_progress_does_not_block_a_claim(tmp_path: Path) -> None:
         reader.close()
 
 
-def test_obsolete_ledger_indexes_are_dropped_on_open(tmp_path: Path) -> None:
+def test_obsolete_ledger_indexes_are_dropped_by_the_upgrade(tmp_path: Path) -> None:
+    """A database from before release 0.1.0 carries two ledger indexes that every claim
+    and answer had to update: the upgrade that adopts it drops them."""
     path = tmp_path / "old.db"
     Store(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE alembic_version")
         conn.execute("CREATE INDEX ix_ledger_run_state ON ledger (run_id, state)")
         conn.execute("CREATE INDEX ix_ledger_cys_state ON ledger (campaign, year, stage, state)")
+    with pytest.raises(StoreError, match="anniversary db upgrade"):
+        Store(f"sqlite:///{path}")
+    upgrade_database(f"sqlite:///{path}")
     Store(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as conn:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}

@@ -1,5 +1,5 @@
 """systemd notifications over a real NOTIFY_SOCKET (sd_notify(3)), from the module and
-from the daemon running as a real process (issue 4, section 2)."""
+from the daemon running as a real process."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 from daemon_helpers import KEY, NotifySocket, add_subscribers, daemon_env, due_now_campaign, project, start_daemon
 
 from scheduler.logs import stderr_is_journal
-from scheduler.notify import Notifier, socket_address
+from scheduler.service.notify import Notifier, socket_address
 
 
 @pytest.fixture(params=["path", "abstract"])

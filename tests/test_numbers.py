@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scheduler.core.numbers import ordinal, spellout, spellout_ordinal
 from scheduler.errors import TemplateProblem
-from scheduler.numbers import ordinal, spellout, spellout_ordinal
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ def test_list_unsubscribe_one_click(run, project: Project) -> None:
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     from conftest import SIGNING_KEY
 
-    from scheduler.tokens import Signer
+    from scheduler.content.links import Signer
 
     assert Signer(SIGNING_KEY.encode()).verify(https.rsplit("/", 1)[1]) == 1
     assert https in msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]

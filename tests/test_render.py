@@ -9,8 +9,8 @@ import pytest
 from conftest import Project
 
 from scheduler.config import load_config
+from scheduler.content.templates import SubscriberView, TemplateSet, build_context
 from scheduler.errors import TemplateProblem
-from scheduler.render import SubscriberView, TemplateSet, build_context
 
 
 def _set(project: Project, stage: str, parts: dict[str, str], language: str = "en") -> None:
@@ -173,7 +173,7 @@ def test_missing_language_falls_back_to_the_first(project: Project) -> None:
 @pytest.mark.parametrize("language", ["en", "az", "ru", "tr"])
 @pytest.mark.parametrize("stage", ["reminder", "day-of"])
 def test_shipped_templates_carry_footer_number_and_local_silence(project: Project, language: str, stage: str) -> None:
-    from scheduler.numbers import ordinal
+    from scheduler.core.numbers import ordinal
 
     out = _render(project, stage, language=language, zone="America/Los_Angeles")
     assert out.language == language

@@ -1,4 +1,4 @@
-"""Time travel through whole campaign seasons with time-machine (issue 4, Tests).
+"""Time travel through whole campaign seasons with time-machine.
 
 The daemon runs on a real APScheduler (stepped by hand instead of sleeping) whose jobs
 read the travelled clock, over a real SQLite file and the outbox transport. The spring

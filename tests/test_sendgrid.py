@@ -1,5 +1,5 @@
 """The SendGrid transport through the real ``sendgrid`` client, against a loopback server
-that validates every body against SendGrid's OpenAPI spec and injects faults (issue 3)."""
+that validates every body against SendGrid's OpenAPI spec and injects faults."""
 
 from __future__ import annotations
 
@@ -16,11 +16,13 @@ from sg_world import API_KEY, NOW, ledger_states, make_config, make_store, signe
 
 from scheduler.cli import cli
 from scheduler.config import Config
+from scheduler.content.compose import Person
+from scheduler.content.groups import Batch, Recipient
+from scheduler.content.templates import SubscriberView
+from scheduler.core.outcomes import State
+from scheduler.delivery.runs import Delivery
 from scheduler.errors import MissingSecret, TransportError
-from scheduler.models import State
-from scheduler.render import SubscriberView
-from scheduler.sender import Sender
-from scheduler.store import Claimed, Store, SubscriberRow
+from scheduler.store import Store, SubscriberRow
 from scheduler.transports.sendgrid import SendgridTransport
 
 CAMPAIGN, STAGE, YEAR = "black-january", "reminder", 2027
@@ -52,11 +54,11 @@ def world(
     )
     store = make_store(cfg, n)
     clock = Clock()
-    return cfg, store, SendgridTransport(cfg, sleep=clock.sleep, clock=clock.time), clock
+    return cfg, store, SendgridTransport(cfg.transport.sendgrid, sleep=clock.sleep, clock=clock.time), clock
 
 
 def send(cfg: Config, store: Store, transport: SendgridTransport) -> Any:
-    return Sender(cfg, store, transport, signer()).send_stage(CAMPAIGN, STAGE, YEAR, NOW)
+    return Delivery(cfg, store, signer(), transport=transport).send_stage(CAMPAIGN, STAGE, YEAR, NOW)
 
 
 def groups(n: int) -> int:
@@ -102,7 +104,7 @@ def test_batches_validate_against_the_spec_and_carry_each_recipient(tmp_path: Pa
 
 def test_substituted_content_equals_rendering_each_recipient(tmp_path: Path, sink: Sink) -> None:
     cfg, store, transport, _ = world(tmp_path, sink.url, 40)
-    sender = Sender(cfg, store, transport, signer())
+    sender = Delivery(cfg, store, signer(), transport=transport)
     sender.send_stage(CAMPAIGN, STAGE, YEAR, NOW)
     campaign = cfg.get_campaign(CAMPAIGN)
     stage = campaign.get_stage(STAGE)
@@ -115,7 +117,7 @@ def test_substituted_content_equals_rendering_each_recipient(tmp_path: Path, sin
             subject, t, h = seen.body["subject"], text, body_html
             for key, value in p["substitutions"].items():
                 subject, t, h = subject.replace(key, value), t.replace(key, value), h.replace(key, value)
-            alone, _ = sender.renderer.render_for(
+            alone = sender.composer.render(
                 campaign, stage, YEAR, SubscriberView(row.name, row.language, row.timezone), sid
             )
             assert (subject, t, h) == (alone.subject, alone.text, alone.html)
@@ -129,7 +131,7 @@ def test_1000_personalizations_at_most_per_request(tmp_path: Path, sink: Sink) -
     store = Store(cfg.database_url)
     rows = [SubscriberRow(f"same{i}@example.com", "Ana", "en", "Asia/Baku") for i in range(2300)]
     store.upsert_subscribers(rows, "import", NOW)
-    send(cfg, store, SendgridTransport(cfg))
+    send(cfg, store, SendgridTransport(cfg.transport.sendgrid))
     assert sorted(len(s.body["personalizations"]) for s in sink.seen) == [300, 1000, 1000]
     assert_each_once(store, sink, 2300)
 
@@ -255,7 +257,7 @@ def test_missing_key_is_a_config_error(tmp_path: Path, sink: Sink, monkeypatch: 
     monkeypatch.delenv("SENDGRID_API_KEY")
     cfg = make_config(tmp_path, f'[transport.sendgrid]\nhost = "{sink.url}"')
     with pytest.raises(MissingSecret):
-        SendgridTransport(cfg)
+        SendgridTransport(cfg.transport.sendgrid)
     res = CliRunner().invoke(cli, ["send", CAMPAIGN, STAGE, "--year", str(YEAR), "--config", str(cfg.path)])
     assert res.exit_code == 2 and res.output.startswith("Error: environment variable SENDGRID_API_KEY is not set")
 
@@ -315,39 +317,33 @@ def test_names_cannot_add_headers_or_exceed_the_size_limit(tmp_path: Path, sink:
     assert people["tricky@example.com"]["substitutions"]["%anv-name-t%"] == "Ann"
 
 
-def test_send_batch_of_finished_messages_keeps_order(tmp_path: Path, sink: Sink) -> None:
+def test_each_content_group_is_its_own_request_and_keeps_its_entries(tmp_path: Path, sink: Sink) -> None:
     cfg, _, transport, _ = world(tmp_path, sink.url, 0)
-    sender = Sender(cfg, Store(cfg.database_url), transport, signer())
+    sender = Delivery(cfg, Store(cfg.database_url), signer(), transport=transport)
     campaign = cfg.get_campaign(CAMPAIGN)
     stage = campaign.get_stage(STAGE)
-    msgs = [
-        sender.renderer.outgoing(campaign, stage, YEAR, Claimed(i, i, f"m{i}@example.com", "", lang, "Asia/Baku"), NOW)
-        for i, lang in enumerate(["en", "az", "en", "ru"], start=1)
-    ]
-    results = transport.send_batch(msgs)
-    assert [r.entry_id for r in results] == [1, 2, 3, 4] and {r.state for r in results} == {State.SENT}
+    results = []
+    for i, lang in enumerate(["en", "az", "en", "ru"], start=1):
+        person = Person(i, f"m{i}@example.com", "", lang, "Asia/Baku")
+        (batch,) = sender.composer.compose(campaign, stage, YEAR, NOW, (lang, "Asia/Baku", False), [person]).batches
+        results += transport.send_group(batch.claimed({i: 10 + i}, complete=True))
+    assert [r.entry_id for r in results] == [11, 12, 13, 14] and {r.state for r in results} == {State.SENT}
     assert len(sink.seen) == 4 and not sink.errors  # each rendered text carries its own link
 
 
-def test_messages_without_entries_keep_their_order_and_outcomes(tmp_path: Path, sink: Sink) -> None:
-    """The organizers' heads-up sends finished messages with no ledger entry."""
-    import dataclasses
-
+def test_recipients_without_entries_share_one_request_and_its_outcome(tmp_path: Path, sink: Sink) -> None:
+    """The organizers' heads-up is one batch of people who are not subscribers."""
     cfg, _, transport, _ = world(tmp_path, sink.url, 0)
-    sender = Sender(cfg, Store(cfg.database_url), transport, signer())
+    sender = Delivery(cfg, Store(cfg.database_url), signer(), transport=transport)
     campaign = cfg.get_campaign(CAMPAIGN)
     stage = campaign.get_stage(STAGE)
-    base = sender.renderer.outgoing(campaign, stage, YEAR, Claimed(1, 0, "o@example.com", "", "en", "Asia/Baku"), NOW)
-    other = sender.renderer.outgoing(campaign, stage, YEAR, Claimed(1, 0, "o@example.com", "", "az", "Asia/Baku"), NOW)
-    msgs = [
-        dataclasses.replace(base, entry_id=None, to_email="a@example.com"),
-        dataclasses.replace(other, entry_id=None, to_email="b@example.com"),
-        dataclasses.replace(base, entry_id=None, to_email="c@example.com"),
-    ]
+    rendered = sender.composer.render(campaign, stage, YEAR, SubscriberView("", "en", "Asia/Baku"), 0)
+    envelope = sender.composer.envelope(campaign, stage, YEAR, rendered, NOW)
+    people = [Recipient(None, f"{a}@example.com", "", cfg.sender.public_url) for a in "abc"]
     sink.faults = [Fault(400, body={"errors": [{"message": "nope"}]})]
-    results = transport.send_batch(msgs)
-    assert [r.state for r in results] == [State.FAILED, State.SENT, State.FAILED]
-    assert [s.addresses() for s in sink.seen] == [["a@example.com", "c@example.com"], ["b@example.com"]]
+    results = transport.send_group(Batch(envelope, people, personal=False))
+    assert [r.state for r in results] == [State.FAILED] * 3 and "nope" in str(results[0].reason)
+    assert [s.addresses() for s in sink.seen] == [["a@example.com", "b@example.com", "c@example.com"]]
     assert all(p["custom_args"] == {"subscriber": "none"} for s in sink.seen for p in s.body["personalizations"])
 
 
@@ -355,16 +351,13 @@ def test_requests_stay_under_the_size_limit_and_never_repeat_an_address(
     tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from scheduler.transports import sendgrid as sg_module
-    from scheduler.transports.base import Batch, Recipient
 
     cfg, _, transport, _ = world(tmp_path, sink.url, 0)
-    sender = Sender(cfg, Store(cfg.database_url), transport, signer())
+    sender = Delivery(cfg, Store(cfg.database_url), signer(), transport=transport)
     campaign = cfg.get_campaign(CAMPAIGN)
-    proto = sender.renderer.proto_for(
-        campaign, campaign.get_stage(STAGE), YEAR, sender.renderer.group_content(
-            campaign, campaign.get_stage(STAGE), YEAR, ("en", "Asia/Baku", True)
-        ) or pytest.fail("group rendering"), NOW
-    )  # fmt: skip
+    stage = campaign.get_stage(STAGE)
+    content = sender.composer.group(campaign, stage, YEAR, ("en", "Asia/Baku", True)) or pytest.fail("group rendering")
+    proto = sender.composer.envelope(campaign, stage, YEAR, content, NOW)
     people = [Recipient(i, f"p{i}@example.com", f"P {i}", f"https://example.org/u/{i}") for i in range(1, 61)]
     people.append(Recipient(61, "P1@EXAMPLE.COM", "Same Person", "https://example.org/u/61"))
     # A request body may not reach 30 MB; here the limit is lowered to ~8 recipients' worth.
@@ -417,9 +410,11 @@ def test_a_bug_while_building_a_request_gives_its_claim_back(tmp_path: Path, sin
                 raise RuntimeError("a bug in building the request")
             return super().prepare(batch)
 
-    transport = Buggy(cfg, sleep=clock.sleep, clock=clock.time)
+    transport = Buggy(cfg.transport.sendgrid, sleep=clock.sleep, clock=clock.time)
     with pytest.raises(RuntimeError, match="a bug"):
         send(cfg, store, transport)
     states = Counter(e["state"] for e in store.entries(CAMPAIGN, YEAR, STAGE))
     assert states == {"sent": 10}, "two batches went out; the third was given back"
-    assert send(cfg, store, SendgridTransport(cfg, sleep=clock.sleep, clock=clock.time)).counts == {"sent": 50}
+    assert send(cfg, store, SendgridTransport(cfg.transport.sendgrid, sleep=clock.sleep, clock=clock.time)).counts == {
+        "sent": 50
+    }

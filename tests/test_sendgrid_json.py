@@ -1,5 +1,5 @@
 """A personalization written as JSON text parses back to exactly the object SendGrid
-should see, whatever the name, address or link holds (issue 3)."""
+should see, whatever the name, address or link holds."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.transports.base import NAME_HTML, NAME_TEXT, UNSUB_HTML, UNSUB_TEXT, Recipient, clean_name
+from scheduler.content.groups import NAME_HTML, NAME_TEXT, UNSUB_HTML, UNSUB_TEXT, Recipient, safe_name
 from scheduler.transports.sendgrid_json import MAX_PERSONAL_BYTES, personalization
 
 TAIL = ">, <mailto:leave@example.org?subject=unsubscribe>"
@@ -17,7 +17,7 @@ text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
 
 
 def expected(r: Recipient, personal: bool, is_test: bool) -> dict[str, object]:
-    name = clean_name(r.name)
+    name = safe_name(r.name)
     to: dict[str, str] = {"email": r.email, "name": name} if name else {"email": r.email}
     tag = str(r.subscriber_id) if r.subscriber_id is not None else ("test" if is_test else "none")
     out: dict[str, object] = {

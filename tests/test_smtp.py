@@ -1,5 +1,5 @@
 """The SMTP transport against a real aiosmtpd server on loopback, messages parsed back
-with the ``email`` package (issue 3, section 3)."""
+with the ``email`` package."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from sg_world import NOW, SIGNING_KEY, ledger_states, make_config, make_store, s
 from smtp_server import Handler, self_signed, start
 
 from scheduler.config import Config
+from scheduler.content.groups import Batch
+from scheduler.core.outcomes import Result
+from scheduler.delivery.runs import Delivery
 from scheduler.errors import MissingSecret, TransportError
-from scheduler.sender import Sender
-from scheduler.store import Result, Store
-from scheduler.transports.base import Batch
+from scheduler.store import Store
 from scheduler.transports.smtp import SmtpTransport
 
 CAMPAIGN, STAGE, YEAR = "black-january", "reminder", 2027
@@ -49,12 +50,12 @@ def world(tmp_path: Path, port: int, n: int, extra: str = "") -> tuple[Config, S
         kind="smtp",
     )
     sleeps: list[float] = []
-    return cfg, make_store(cfg, n), SmtpTransport(cfg, sleep=sleeps.append), sleeps
+    return cfg, make_store(cfg, n), SmtpTransport(cfg.transport.smtp, sleep=sleeps.append), sleeps
 
 
 def run(cfg: Config, store: Store, transport: SmtpTransport) -> Counter[str]:
     with transport:
-        return Sender(cfg, store, transport, signer()).send_stage(CAMPAIGN, STAGE, YEAR, NOW).counts
+        return Delivery(cfg, store, signer(), transport=transport).send_stage(CAMPAIGN, STAGE, YEAR, NOW).counts
 
 
 def test_messages_arrive_whole_over_one_connection(tmp_path: Path, handler: Handler, server: int) -> None:
@@ -121,9 +122,9 @@ def test_server_restart_between_batches_reconnects(tmp_path: Path, handler: Hand
                 restarted.append(len(results))
             return results
 
-    transport = Bouncing(cfg, sleep=lambda s: None)
+    transport = Bouncing(cfg.transport.smtp, sleep=lambda s: None)
     with transport:
-        counts = Sender(cfg, store, transport, signer()).send_stage(CAMPAIGN, STAGE, YEAR, NOW).counts
+        counts = Delivery(cfg, store, signer(), transport=transport).send_stage(CAMPAIGN, STAGE, YEAR, NOW).counts
     controller.stop()
     assert counts == {"sent": 25} and restarted and transport.connects == 2
     assert Counter(handler.delivered_to()) == Counter(r.email for r in subscriber_rows(25))
@@ -166,7 +167,7 @@ def test_missing_password_is_a_config_error(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.delenv("SMTP_PASSWORD")
     cfg = make_config(tmp_path, '[transport.smtp]\nusername = "mailer"', kind="smtp")
     with pytest.raises(MissingSecret, match="SMTP_PASSWORD"):
-        SmtpTransport(cfg)
+        SmtpTransport(cfg.transport.smtp)
 
 
 def test_starttls(tmp_path: Path, handler: Handler) -> None:
@@ -184,12 +185,12 @@ def test_starttls(tmp_path: Path, handler: Handler) -> None:
             kind="smtp",
         )
         store = make_store(cfg, 4)
-        transport = SmtpTransport(cfg, ssl_context=ssl.create_default_context(cafile=str(pair[0])))
+        transport = SmtpTransport(cfg.transport.smtp, ssl_context=ssl.create_default_context(cafile=str(pair[0])))
         assert run(cfg, store, transport) == {"sent": 4}
         # Without trusting the certificate, nothing is sent and the reason says why.
         store2 = Store(cfg.database_url)
-        untrusted = SmtpTransport(cfg, sleep=lambda s: None)
-        counts = Sender(cfg, store2, untrusted, signer()).send_stage(CAMPAIGN, "day-of", YEAR, NOW).counts
+        untrusted = SmtpTransport(cfg.transport.smtp, sleep=lambda s: None)
+        counts = Delivery(cfg, store2, signer(), transport=untrusted).send_stage(CAMPAIGN, "day-of", YEAR, NOW).counts
         assert counts == {"failed": 4}
         assert all("CERTIFICATE_VERIFY_FAILED" in e["reason"] for e in store2.entries(CAMPAIGN, YEAR, "day-of"))
     finally:
@@ -211,7 +212,7 @@ def test_implicit_tls(tmp_path: Path, handler: Handler) -> None:
             kind="smtp",
         )
         store = make_store(cfg, 3)
-        transport = SmtpTransport(cfg, ssl_context=ssl.create_default_context(cafile=str(pair[0])))
+        transport = SmtpTransport(cfg.transport.smtp, ssl_context=ssl.create_default_context(cafile=str(pair[0])))
         assert run(cfg, store, transport) == {"sent": 3}
     finally:
         controller.stop()

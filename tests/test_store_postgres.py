@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scheduler.models import State
-from scheduler.store import Result, Store, SubscriberRow
+from scheduler.core.outcomes import Result, State
+from scheduler.store import Store, SubscriberRow
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 NOW = datetime(2027, 1, 13, 6, 0, tzinfo=UTC)
@@ -49,17 +49,17 @@ def test_concurrent_claims_are_disjoint(pg_store: Store) -> None:
         # Every worker reads the same candidates and races to claim them in batches.
         candidates = pg_store.candidates_range("bj", 2027, "reminder", after=0, upto=10_000)
         for seq, start in enumerate(range(0, len(candidates), 7)):
-            batch = pg_store.claim_subscribers(
+            won = pg_store.claim_ids(
                 "bj",
                 2027,
                 "reminder",
-                candidates[start : start + 7],
+                [c.subscriber_id for c in candidates[start : start + 7]],
                 claim_id=f"w{k}.{seq}",
                 transport="outbox",
                 now=NOW,
             )
-            claimed[k].extend(c.subscriber_id for c in batch)
-            pg_store.record_all([Result(c.entry_id, State.SENT, f"<{c.entry_id}@x>") for c in batch], NOW)
+            claimed[k].extend(won)
+            pg_store.record_all([Result(e, State.SENT, f"<{e}@x>") for e in won.values()], NOW)
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
     for t in threads:
@@ -94,15 +94,12 @@ def test_skip_and_zones_and_utc_round_trip(pg_store: Store) -> None:
 
 def test_claiming_chosen_subscribers_returns_only_those_won(pg_store: Store) -> None:
     _subscribers(pg_store, 20)
-    candidates = pg_store.candidates_range("bj", 2027, "day-of", after=0, upto=10, grouped=True)
-    assert [c.entry_id for c in candidates] == [0] * 10
-    first = pg_store.claim_subscribers(
-        "bj", 2027, "day-of", candidates[:6], claim_id="a.1", transport="sendgrid", now=NOW
-    )
-    second = pg_store.claim_subscribers("bj", 2027, "day-of", candidates, claim_id="b.1", transport="sendgrid", now=NOW)
-    assert [c.subscriber_id for c in first] == [c.subscriber_id for c in candidates[:6]]
-    assert [c.subscriber_id for c in second] == [c.subscriber_id for c in candidates[6:]]
-    assert all(c.entry_id > 0 for c in first + second)
+    ids = [c.subscriber_id for c in pg_store.candidates_range("bj", 2027, "day-of", after=0, upto=10, grouped=True)]
+    assert len(ids) == 10
+    first = pg_store.claim_ids("bj", 2027, "day-of", ids[:6], claim_id="a.1", transport="sendgrid", now=NOW)
+    second = pg_store.claim_ids("bj", 2027, "day-of", ids, claim_id="b.1", transport="sendgrid", now=NOW)
+    assert sorted(first) == sorted(ids[:6]) and sorted(second) == sorted(ids[6:])
+    assert all(e > 0 for e in [*first.values(), *second.values()])
     assert pg_store.ledger_counts("bj", 2027) == {"day-of": {"unknown": 10}}
 
 

@@ -1,5 +1,5 @@
 """deploy/: the systemd units are linted with `systemd-analyze verify`, and the files say
-what issue 4 (section 2) asks of them.
+what the README's Operations section asks of them.
 
 `systemd-analyze verify` exits 0 on a misspelt key or a bad value, printing only a
 warning, so any output at all fails the test. It also checks that ExecStart's binary
@@ -113,12 +113,14 @@ def test_crontab_line_runs_run_due_every_minute_as_the_dedicated_user_with_the_e
 
 
 def test_example_environment_file_names_every_secret_config_can_point_at() -> None:
-    from scheduler.config import SenderConfig, SendgridConfig, SmtpConfig
+    from scheduler.config import SenderConfig
+    from scheduler.transports.sendgrid import SendgridSettings
+    from scheduler.transports.smtp import SmtpSettings
 
     text = (DEPLOY / "anniversary.env.example").read_text()
     for env in (
         SenderConfig.model_fields["signing_key_env"].default,
-        SmtpConfig.model_fields["password_env"].default,
-        SendgridConfig.model_fields["api_key_env"].default,
+        SmtpSettings.model_fields["password_env"].default,
+        SendgridSettings.model_fields["api_key_env"].default,
     ):
         assert re.search(rf"^#?{env}=", text, flags=re.M), env

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scheduler.content.links import Signer
 from scheduler.errors import MissingSecret, UsageError
-from scheduler.tokens import Signer
 
 KEY = b"0123456789abcdef-test-key"
 

@@ -1,4 +1,4 @@
-"""One sender at a time (issue 4, section 3): two real processes on one SQLite database
+"""One sender at a time: two real processes on one SQLite database
 never send the same ledger entry twice.
 
 Each process writes to its own outbox folder (two config files beside one database), so

@@ -10,28 +10,23 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     Engine,
     event,
-    inspect,
-    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import create_engine
 
 from scheduler.errors import SchedulerError
-from scheduler.models import HeadsUp, LedgerEntry, Run, State, Subscriber
+from scheduler.store.tables import HeadsUp, LedgerEntry, Run, Subscriber
 
-S = Subscriber.__table__  # type: ignore[attr-defined]
-L = LedgerEntry.__table__  # type: ignore[attr-defined]
-R = Run.__table__  # type: ignore[attr-defined]
-H = HeadsUp.__table__  # type: ignore[attr-defined]
+SUBSCRIBER = Subscriber.__table__  # type: ignore[attr-defined]
+LEDGER = LedgerEntry.__table__  # type: ignore[attr-defined]
+RUN = Run.__table__  # type: ignore[attr-defined]
+HEADS_UP = HeadsUp.__table__  # type: ignore[attr-defined]
 
 
 #: the execution option that marks a read-only connection (see make_engine)
 READ_ONLY = "anniversary_read_only"
-
-#: ledger indexes of earlier versions, dropped on open (see LedgerEntry)
-OBSOLETE_INDEXES = frozenset({"ix_ledger_run_state", "ix_ledger_cys_state"})
 
 
 class StoreError(SchedulerError):
@@ -46,11 +41,11 @@ class SubscriberRow:
     timezone: str
 
 
-class Claimed(NamedTuple):
-    """A subscriber read for a send (``entry_id`` 0) or claimed (its ledger entry).
-    Tuples, not dataclasses: a send makes one per recipient (issue 3 benchmark)."""
+class Candidate(NamedTuple):
+    """A subscriber read for a send, not yet claimed: a claim names the ledger entries
+    won by subscriber id. Tuples, not dataclasses: a send makes one per recipient
+    (BENCHMARKS.md, SendGrid delivery)."""
 
-    entry_id: int
     subscriber_id: int
     email: str
     name: str
@@ -58,20 +53,11 @@ class Claimed(NamedTuple):
     timezone: str
 
 
-class Result(NamedTuple):
-    """A transport's answer for one ledger entry."""
-
-    entry_id: int
-    state: State
-    message_id: str | None = None
-    reason: str | None = None
-
-
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         # LIFO: a thread gets back the connection it just used, whose page cache is
         # still valid; FIFO would alternate connections and re-read every page
-        # another one wrote meanwhile (issue 3 benchmark).
+        # another one wrote meanwhile (BENCHMARKS.md, SendGrid delivery).
         engine = create_engine(url, connect_args={"timeout": 60}, pool_use_lifo=True)
 
         @event.listens_for(engine, "connect")
@@ -85,7 +71,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=60000")
             # Checkpoint every ~40 MB of WAL rather than SQLite's 4 MB: a send rewrites
             # the same ledger index pages in every claim, and each checkpoint copies
-            # them back and syncs the file (issue 3 benchmark: -15 % per claim). The
+            # them back and syncs the file (BENCHMARKS.md: -15 % per claim). The
             # WAL file is cut back to 64 MB after a checkpoint.
             cur.execute("PRAGMA wal_autocheckpoint=10000")
             cur.execute("PRAGMA journal_size_limit=67108864")
@@ -97,7 +83,7 @@ def make_engine(url: str) -> Engine:
             # timeout instead of failing when a read lock cannot be upgraded. A read
             # (StoreBase._read) must not: it would hold the write lock for as long as
             # it reads, and a send's claims would sleep in SQLite's busy handler
-            # meanwhile (issue 3 benchmark).
+            # meanwhile (BENCHMARKS.md, SendGrid delivery).
             read_only = conn.get_execution_options().get(READ_ONLY, False)
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
@@ -108,23 +94,17 @@ def make_engine(url: str) -> Engine:
 class StoreBase:
     def __init__(self, url: str) -> None:
         self.url = url
+        # Alembic owns the schema (scheduler/store/migrations/): a new database is
+        # created at the head revision, an older one is refused with the one command
+        # that upgrades it, and a current one costs one small read, without the
+        # write lock, so reads work while a send holds it.
+        from scheduler.store import migrate
+
         try:
             self.engine = make_engine(url)
-            SQLModel.metadata.create_all(self.engine)
-            self._drop_obsolete_indexes()
+            migrate.ensure_current(self.engine)
         except (SQLAlchemyError, ValueError) as exc:
             raise StoreError(f"cannot open database {self._safe_url()}: {exc}") from None
-
-    def _drop_obsolete_indexes(self) -> None:
-        """Databases made before issue 3's benchmark carry two ledger indexes that every
-        claim and answer had to update; drop them (idempotent, one statement each)."""
-        with self.engine.connect() as conn:
-            present = {str(ix["name"]) for ix in inspect(conn).get_indexes(L.name)}
-        stale = present & OBSOLETE_INDEXES
-        if stale:
-            with self._write() as conn:
-                for name in sorted(stale):
-                    conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
 
     def _safe_url(self) -> str:
         # Never print a password that a PostgreSQL URL may carry.

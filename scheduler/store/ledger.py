@@ -20,8 +20,8 @@ from sqlalchemy import (
     select,
 )
 
-from scheduler.models import State, Status
-from scheduler.store.base import Claimed, L, Result, S, StoreBase
+from scheduler.core.outcomes import Result, State, Status
+from scheduler.store.base import LEDGER, SUBSCRIBER, Candidate, StoreBase
 
 
 class LedgerQueries(StoreBase):
@@ -35,16 +35,16 @@ class LedgerQueries(StoreBase):
         zones: Iterable[str] | None,
         consented_before: datetime | None,
     ) -> Any:
-        cond = and_(S.c.status == Status.ACTIVE.value, ~self._has_entry(campaign, year, stage))
+        cond = and_(SUBSCRIBER.c.status == Status.ACTIVE.value, ~self._has_entry(campaign, year, stage))
         if zones is not None:
-            cond = and_(cond, S.c.timezone.in_(list(zones)))
+            cond = and_(cond, SUBSCRIBER.c.timezone.in_(list(zones)))
         if consented_before is not None:
-            cond = and_(cond, S.c.consent_at <= consented_before)
+            cond = and_(cond, SUBSCRIBER.c.consent_at <= consented_before)
         return cond
 
     def max_subscriber_id(self) -> int:
         with self._read() as conn:
-            return int(conn.execute(select(func.max(S.c.id))).scalar() or 0)
+            return int(conn.execute(select(func.max(SUBSCRIBER.c.id))).scalar() or 0)
 
     def candidates_range(
         self,
@@ -56,61 +56,41 @@ class LedgerQueries(StoreBase):
         upto: int,
         zones: Iterable[str] | None = None,
         grouped: bool = False,
-    ) -> list[Claimed]:
-        """Read, without claiming, every eligible subscriber with ``after < id <= upto``
-        (entry_id 0); with ``grouped``, in content-group order (language, zone, named).
+    ) -> list[Candidate]:
+        """Read, without claiming, every eligible subscriber with ``after < id <= upto``;
+        with ``grouped``, in content-group order (language, zone, named).
 
         Reading ahead is free; claiming ahead is not: a claim reads ``unknown`` until
         the transport answers, so whatever is claimed but still waiting for its group
         when the process is killed would never be sent. Batches are therefore claimed
         by :meth:`claim_ids` just before they go out.
 
-        Issue 3 (1M benchmark): with ``ORDER BY id LIMIT n`` SQLite picks the
+        BENCHMARKS.md (SendGrid delivery): with ``ORDER BY id LIMIT n`` SQLite picks the
         (status, zone) index and sorts every active subscriber on each read, which is
         quadratic over a large list; a primary-key window is a range scan, so a send
         stays linear in the number of subscribers.
         """
-        query = select(literal(0), S.c.id, S.c.email, S.c.name, S.c.language, S.c.timezone).where(
+        query = select(
+            SUBSCRIBER.c.id, SUBSCRIBER.c.email, SUBSCRIBER.c.name, SUBSCRIBER.c.language, SUBSCRIBER.c.timezone
+        ).where(
             and_(
-                S.c.id > after,
-                S.c.id <= upto,
+                SUBSCRIBER.c.id > after,
+                SUBSCRIBER.c.id <= upto,
                 # `status || ''` keeps the planner off the (status, zone) index, so the
                 # primary-key window is what bounds the scan (portable: SQLite and PG).
-                S.c.status.concat("") == Status.ACTIVE.value,
+                SUBSCRIBER.c.status.concat("") == Status.ACTIVE.value,
                 ~self._has_entry(campaign, year, stage),
-                *([S.c.timezone.in_(list(zones))] if zones is not None else []),
+                *([SUBSCRIBER.c.timezone.in_(list(zones))] if zones is not None else []),
             )
         )
         query = (
-            query.order_by(S.c.language, S.c.timezone, S.c.name == "", S.c.id) if grouped else query.order_by(S.c.id)
+            query.order_by(SUBSCRIBER.c.language, SUBSCRIBER.c.timezone, SUBSCRIBER.c.name == "", SUBSCRIBER.c.id)
+            if grouped
+            else query.order_by(SUBSCRIBER.c.id)
         )
         with self._read() as conn:
             # The driver's plain tuples, not SQLAlchemy rows: one per subscriber.
-            return list(map(_claimed, conn.execute(query).cursor.fetchall()))
-
-    def claim_subscribers(
-        self,
-        campaign: str,
-        year: int,
-        stage: str,
-        candidates: Sequence[Claimed],
-        *,
-        claim_id: str,
-        transport: str,
-        now: datetime,
-    ) -> list[Claimed]:
-        """:meth:`claim_ids` for candidates from :meth:`candidates_range`: those this
-        call won, in the given order, with their entry ids."""
-        won = self.claim_ids(
-            campaign,
-            year,
-            stage,
-            [c.subscriber_id for c in candidates],
-            claim_id=claim_id,
-            transport=transport,
-            now=now,
-        )
-        return [c._replace(entry_id=won[c.subscriber_id]) for c in candidates if c.subscriber_id in won]
+            return list(map(_candidate, conn.execute(query).cursor.fetchall()))
 
     def claim_ids(
         self,
@@ -130,7 +110,7 @@ class LedgerQueries(StoreBase):
         decides who wins, and ``RETURNING`` (SQLite 3.35+, PostgreSQL) names the rows
         won without reading the ledger back.
 
-        Issue 3 benchmark: this runs once per request, so it is one plain statement,
+        BENCHMARKS.md (SendGrid delivery): this runs once per request, so it is one plain statement,
         the ids written in as integers (an expanding IN costs more per id than SQLite's
         whole insert) and no ``NOT EXISTS`` probe of the ledger before the insert.
         ``answers`` (of earlier batches) are written first, in the same transaction:
@@ -156,7 +136,7 @@ class LedgerQueries(StoreBase):
             # SQLite: the rows won, read back as one string. The sqlite3 module lets go
             # of the GIL around every row it steps through, so RETURNING's thousand rows
             # meant a thousand waits for the GIL while the calling thread builds the
-            # next request (issue 3 benchmark).
+            # next request (BENCHMARKS.md, SendGrid delivery).
             _driver_sql(conn, insert, params)
             (won,) = _driver_sql(
                 conn,
@@ -182,21 +162,21 @@ class LedgerQueries(StoreBase):
     ) -> Any:
         """``INSERT .. SELECT`` one ledger entry per subscriber matching ``where``, for
         skips; ``ON CONFLICT DO NOTHING`` on the unique key keeps it atomic beside a
-        concurrent claim (claim_ids writes its own plain statement: issue 3)."""
+        concurrent claim (claim_ids writes its own plain statement, for speed)."""
         chosen = select(
             literal(campaign),
             literal(year),
             literal(stage),
-            S.c.id,
+            SUBSCRIBER.c.id,
             literal(state.value),
             literal(reason),
             literal(claim_id),
             literal(transport),
-            literal(now, L.c.updated_at.type),
+            literal(now, LEDGER.c.updated_at.type),
         ).where(where)
         columns = ["campaign", "year", "stage", "subscriber_id", "state", "reason", "run_id", "transport", "updated_at"]
         return (
-            self._insert(L)
+            self._insert(LEDGER)
             .from_select(columns, chosen)
             .on_conflict_do_nothing(index_elements=["campaign", "year", "stage", "subscriber_id"])
         )
@@ -204,11 +184,16 @@ class LedgerQueries(StoreBase):
     @staticmethod
     def _has_entry(campaign: str, year: int, stage: str) -> Any:
         return exists().where(
-            and_(L.c.campaign == campaign, L.c.year == year, L.c.stage == stage, L.c.subscriber_id == S.c.id)
+            and_(
+                LEDGER.c.campaign == campaign,
+                LEDGER.c.year == year,
+                LEDGER.c.stage == stage,
+                LEDGER.c.subscriber_id == SUBSCRIBER.c.id,
+            )
         )
 
     def record_all(self, results: Sequence[Result], now: datetime) -> None:
-        """Write many answers in one transaction (issue 3)."""
+        """Write many answers in one transaction."""
         if results:
             with self._write() as conn:
                 _record_on(conn, results, self._stamp(conn, now))
@@ -216,14 +201,16 @@ class LedgerQueries(StoreBase):
     @staticmethod
     def _stamp(conn: Any, now: datetime) -> Any:
         """``now`` as the driver takes it for a ledger time (UTC; text on SQLite)."""
-        return L.c.updated_at.type.bind_processor(conn.dialect)(now)
+        return LEDGER.c.updated_at.type.bind_processor(conn.dialect)(now)
 
     def release(self, entry_ids: Sequence[int]) -> None:
         """Drop claims that certainly were not sent (e.g. the API refused the key)."""
         if not entry_ids:
             return
         with self._write() as conn:
-            conn.execute(delete(L).where(and_(L.c.id.in_(list(entry_ids)), L.c.state == State.UNKNOWN.value)))
+            conn.execute(
+                delete(LEDGER).where(and_(LEDGER.c.id.in_(list(entry_ids)), LEDGER.c.state == State.UNKNOWN.value))
+            )
 
     def skip_unsent(
         self,
@@ -253,7 +240,7 @@ class LedgerQueries(StoreBase):
         # Counted from RETURNING, not rowcount: drivers disagree on rowcount for
         # INSERT .. SELECT (psycopg reports -1 here). Streamed, never held as a list.
         with self._write() as conn:
-            return sum(1 for _ in conn.execute(stmt.returning(L.c.id)))
+            return sum(1 for _ in conn.execute(stmt.returning(LEDGER.c.id)))
 
     def count_unsent(
         self,
@@ -267,36 +254,42 @@ class LedgerQueries(StoreBase):
             return int(
                 conn.execute(
                     select(func.count())
-                    .select_from(S)
+                    .select_from(SUBSCRIBER)
                     .where(self._eligible(campaign, year, stage, zones, consented_before))
                 ).scalar()
                 or 0
             )
 
-    def iter_unsent(self, campaign: str, year: int, stage: str, chunk: int = 1000) -> Iterator[Claimed]:
+    def iter_unsent(self, campaign: str, year: int, stage: str, chunk: int = 1000) -> Iterator[Candidate]:
         """What a send would claim, without claiming it (for --dry-run)."""
         after = 0
         while True:
             with self._read() as conn:
                 rows = conn.execute(
-                    select(literal(0), S.c.id, S.c.email, S.c.name, S.c.language, S.c.timezone)
-                    .where(and_(S.c.id > after, self._eligible(campaign, year, stage, None, None)))
-                    .order_by(S.c.id)
+                    select(
+                        SUBSCRIBER.c.id,
+                        SUBSCRIBER.c.email,
+                        SUBSCRIBER.c.name,
+                        SUBSCRIBER.c.language,
+                        SUBSCRIBER.c.timezone,
+                    )
+                    .where(and_(SUBSCRIBER.c.id > after, self._eligible(campaign, year, stage, None, None)))
+                    .order_by(SUBSCRIBER.c.id)
                     .limit(chunk)
                 ).all()
             if not rows:
                 return
-            yield from (Claimed(*r) for r in rows)
-            after = rows[-1][1]
+            yield from (Candidate(*r) for r in rows)
+            after = rows[-1][0]
 
     def ledger_counts(self, campaign: str, year: int) -> dict[str, dict[str, int]]:
         """{stage: {state: n}} for one campaign year."""
         out: dict[str, dict[str, int]] = {}
         with self._read() as conn:
             rows = conn.execute(
-                select(L.c.stage, L.c.state, func.count())
-                .where(and_(L.c.campaign == campaign, L.c.year == year))
-                .group_by(L.c.stage, L.c.state)
+                select(LEDGER.c.stage, LEDGER.c.state, func.count())
+                .where(and_(LEDGER.c.campaign == campaign, LEDGER.c.year == year))
+                .group_by(LEDGER.c.stage, LEDGER.c.state)
             )
             for stage, state, n in rows:
                 out.setdefault(str(stage), {})[str(state)] = int(n)
@@ -311,15 +304,15 @@ class LedgerQueries(StoreBase):
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         query = (
-            select(L, S.c.email)
-            .join(S, S.c.id == L.c.subscriber_id)
-            .where(and_(L.c.campaign == campaign, L.c.year == year))
-            .order_by(L.c.id)
+            select(LEDGER, SUBSCRIBER.c.email)
+            .join(SUBSCRIBER, SUBSCRIBER.c.id == LEDGER.c.subscriber_id)
+            .where(and_(LEDGER.c.campaign == campaign, LEDGER.c.year == year))
+            .order_by(LEDGER.c.id)
         )
         if stage is not None:
-            query = query.where(L.c.stage == stage)
+            query = query.where(LEDGER.c.stage == stage)
         if state is not None:
-            query = query.where(L.c.state == state.value)
+            query = query.where(LEDGER.c.state == state.value)
         if limit is not None:
             query = query.limit(limit)
         with self._read() as conn:
@@ -328,7 +321,9 @@ class LedgerQueries(StoreBase):
     def forget_entries(self, entry_ids: Sequence[int], state: State) -> int:
         """Delete entries in ``state`` so the next send covers them again (a deliberate resend)."""
         with self._write() as conn:
-            res = conn.execute(delete(L).where(and_(L.c.id.in_(list(entry_ids)), L.c.state == state.value)))
+            res = conn.execute(
+                delete(LEDGER).where(and_(LEDGER.c.id.in_(list(entry_ids)), LEDGER.c.state == state.value))
+            )
             return int(res.rowcount or 0)
 
 
@@ -340,7 +335,7 @@ def _id_in(table: Any, ids: Iterable[int]) -> str:
 def _id_list(ids: Iterable[int]) -> str:
     """Integers for an ``IN (...)`` list, written into the statement. SQLAlchemy's
     expanding IN costs ~9 us per bound id, more than SQLite's whole insert or update of
-    the row (issue 3 benchmark); ``int()`` keeps it to integers only."""
+    the row (BENCHMARKS.md, SendGrid delivery); ``int()`` keeps it to integers only."""
     return ",".join(str(int(i)) for i in ids)
 
 
@@ -357,13 +352,14 @@ def _record_on(conn: Any, results: Sequence[Result], stamp: Any) -> None:
             singles.append((state.value, mid, why, stamp, ids[0]))
             continue
         for start in range(0, len(ids), 1000):
-            _driver_sql(conn, sql + _id_in(L, ids[start : start + 1000]), (state.value, mid, why, stamp))
+            _driver_sql(conn, sql + _id_in(LEDGER, ids[start : start + 1000]), (state.value, mid, why, stamp))
     if singles:  # one message per answer (outbox, SMTP): one statement, many rows
         _driver_sql(conn, sql + "id = ?", singles)
 
 
-#: a Claimed from a row without the NamedTuple constructor's Python frame (issue 3)
-_claimed = functools.partial(tuple.__new__, Claimed)
+#: a Candidate from a row without the NamedTuple constructor's Python frame
+#: (BENCHMARKS.md, SendGrid delivery)
+_candidate = functools.partial(tuple.__new__, Candidate)
 _ANSWER = operator.itemgetter(1, 2, 3)
 _ENTRY = operator.itemgetter(0)
 
@@ -372,7 +368,7 @@ def _driver_sql(conn: Any, sql: str, params: tuple[Any, ...] | list[tuple[Any, .
     """Run ``sql``, written with ``?`` placeholders, on the DBAPI cursor of ``conn``'s
     connection, inside its transaction: no statement compiled and no execution context
     per call (the hot statements carry their ids as literals, so a compiled form would
-    never be reused; issue 3 benchmark). A list of tuples runs as executemany. psycopg
+    never be reused; BENCHMARKS.md). A list of tuples runs as executemany. psycopg
     takes ``%s`` where sqlite3 takes ``?``; these statements hold no other ``?`` or ``%``."""
     if conn.dialect.paramstyle != "qmark":
         sql = sql.replace("?", "%s")

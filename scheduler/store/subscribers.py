@@ -14,8 +14,8 @@ from sqlalchemy import (
     update,
 )
 
-from scheduler.models import Status
-from scheduler.store.base import L, S, StoreBase, SubscriberRow
+from scheduler.core.outcomes import Status
+from scheduler.store.base import LEDGER, SUBSCRIBER, StoreBase, SubscriberRow
 
 
 class SubscriberQueries(StoreBase):
@@ -34,16 +34,20 @@ class SubscriberQueries(StoreBase):
                 existing = {
                     row.email_key: row
                     for row in conn.execute(
-                        select(S.c.id, S.c.email_key, S.c.name, S.c.language, S.c.timezone).where(
-                            S.c.email_key.in_(keys)
-                        )
+                        select(
+                            SUBSCRIBER.c.id,
+                            SUBSCRIBER.c.email_key,
+                            SUBSCRIBER.c.name,
+                            SUBSCRIBER.c.language,
+                            SUBSCRIBER.c.timezone,
+                        ).where(SUBSCRIBER.c.email_key.in_(keys))
                     )
                 }
                 for r, key in zip(chunk, keys, strict=True):
                     old = existing.get(key)
                     if old is None:
                         conn.execute(
-                            insert(S).values(
+                            insert(SUBSCRIBER).values(
                                 email=r.email,
                                 email_key=key,
                                 name=r.name,
@@ -60,8 +64,8 @@ class SubscriberQueries(StoreBase):
                         existing[key] = r  # type: ignore[assignment]  # a duplicate row later in the file
                     elif (old.name, old.language, old.timezone) != (r.name, r.language, r.timezone):
                         conn.execute(
-                            update(S)
-                            .where(S.c.email_key == key)
+                            update(SUBSCRIBER)
+                            .where(SUBSCRIBER.c.email_key == key)
                             .values(name=r.name, language=r.language, timezone=r.timezone, updated_at=now)
                         )
                         counts["updated"] += 1
@@ -69,30 +73,23 @@ class SubscriberQueries(StoreBase):
                         counts["unchanged"] += 1
         return counts
 
-    def set_status(self, email: str, status: Status, now: datetime) -> bool:
-        with self._write() as conn:
-            res = conn.execute(
-                update(S).where(S.c.email_key == email.lower()).values(status=status.value, updated_at=now)
-            )
-            return bool(res.rowcount)
-
     def remove_subscriber(self, email: str) -> bool:
         """Delete a subscriber and their ledger rows: no personal data stays behind."""
         with self._write() as conn:
-            sid = conn.execute(select(S.c.id).where(S.c.email_key == email.lower())).scalar()
+            sid = conn.execute(select(SUBSCRIBER.c.id).where(SUBSCRIBER.c.email_key == email.lower())).scalar()
             if sid is None:
                 return False
-            conn.execute(delete(L).where(L.c.subscriber_id == sid))
-            conn.execute(delete(S).where(S.c.id == sid))
+            conn.execute(delete(LEDGER).where(LEDGER.c.subscriber_id == sid))
+            conn.execute(delete(SUBSCRIBER).where(SUBSCRIBER.c.id == sid))
             return True
 
     def iter_subscribers(self, status: Status | None = None, chunk: int = 1000) -> Iterator[dict[str, Any]]:
         """Streamed by keyset pages, never all in memory."""
         after = 0
         while True:
-            query = select(S).where(S.c.id > after).order_by(S.c.id).limit(chunk)
+            query = select(SUBSCRIBER).where(SUBSCRIBER.c.id > after).order_by(SUBSCRIBER.c.id).limit(chunk)
             if status is not None:
-                query = query.where(S.c.status == status.value)
+                query = query.where(SUBSCRIBER.c.status == status.value)
             with self._read() as conn:
                 rows = [dict(r._mapping) for r in conn.execute(query)]
             if not rows:
@@ -102,22 +99,26 @@ class SubscriberQueries(StoreBase):
 
     def count_subscribers(self) -> dict[str, int]:
         with self._read() as conn:
-            rows = conn.execute(select(S.c.status, func.count()).group_by(S.c.status))
+            rows = conn.execute(select(SUBSCRIBER.c.status, func.count()).group_by(SUBSCRIBER.c.status))
             return {str(status): int(n) for status, n in rows}
 
     def active_zones(self) -> list[str]:
         with self._read() as conn:
-            rows = conn.execute(select(S.c.timezone).where(S.c.status == Status.ACTIVE.value).distinct())
+            rows = conn.execute(
+                select(SUBSCRIBER.c.timezone).where(SUBSCRIBER.c.status == Status.ACTIVE.value).distinct()
+            )
             return sorted(r[0] for r in rows)
 
     def active_languages(self) -> dict[str, int]:
         with self._read() as conn:
             rows = conn.execute(
-                select(S.c.language, func.count()).where(S.c.status == Status.ACTIVE.value).group_by(S.c.language)
+                select(SUBSCRIBER.c.language, func.count())
+                .where(SUBSCRIBER.c.status == Status.ACTIVE.value)
+                .group_by(SUBSCRIBER.c.language)
             )
             return {str(lang): int(n) for lang, n in rows}
 
     def get_subscriber(self, email: str) -> dict[str, Any] | None:
         with self._read() as conn:
-            row = conn.execute(select(S).where(S.c.email_key == email.lower())).first()
+            row = conn.execute(select(SUBSCRIBER).where(SUBSCRIBER.c.email_key == email.lower())).first()
             return dict(row._mapping) if row else None

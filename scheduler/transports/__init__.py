@@ -1,28 +1,29 @@
-"""One module per transport on a shared base, after django-anymail's backends."""
+"""One module per transport on a shared base, after django-anymail's backends.
+
+:data:`REGISTRY` is the list of providers: ``transport.kind`` in config.toml must name
+one, and each provider's ``Settings`` validates its own ``[transport.<kind>]`` table
+(config validation reads this registry). Adding a provider is one module beside these
+and one entry here.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Any
 
-from scheduler.errors import ConfigError
+from scheduler.transports.base import Transport
+from scheduler.transports.outbox import OutboxTransport
+from scheduler.transports.sendgrid import SendgridTransport
+from scheduler.transports.smtp import SmtpTransport
 
-if TYPE_CHECKING:
-    from scheduler.config import Config
-    from scheduler.transports.base import Transport
+REGISTRY: dict[str, type[Transport]] = {
+    "outbox": OutboxTransport,
+    "smtp": SmtpTransport,
+    "sendgrid": SendgridTransport,
+}
 
 
-def make_transport(config: Config) -> Transport:
-    kind = config.transport.kind
-    if kind == "outbox":
-        from scheduler.transports.outbox import OutboxTransport
-
-        return OutboxTransport(config)
-    if kind == "smtp":
-        from scheduler.transports.smtp import SmtpTransport
-
-        return SmtpTransport(config)
-    if kind == "sendgrid":
-        from scheduler.transports.sendgrid import SendgridTransport
-
-        return SendgridTransport(config)
-    raise ConfigError(f"transport.kind: unknown transport {kind!r}; allowed: outbox, smtp, sendgrid")
+def make_transport(options: Any, base_dir: Path) -> Transport:
+    """The transport ``options.kind`` names (``options`` is the config's ``[transport]``),
+    built but not yet opened. Secrets are read from the environment here."""
+    return REGISTRY[options.kind].from_config(options, base_dir)

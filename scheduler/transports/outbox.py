@@ -8,12 +8,11 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from scheduler.config import Config
+from scheduler.content.message import Outgoing, to_email_message
+from scheduler.core.outcomes import Result, State
 from scheduler.errors import TransportError
-from scheduler.message import Outgoing, to_email_message
-from scheduler.models import State
-from scheduler.store import Result
 from scheduler.transports.base import Transport
 
 
@@ -44,8 +43,12 @@ class OutboxTransport(Transport):
     name = "outbox"
     max_batch = 500
 
-    def __init__(self, config: Config) -> None:
-        self.root = config.outbox_dir
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @classmethod
+    def from_config(cls, options: Any, base_dir: Path) -> OutboxTransport:
+        return cls(base_dir / options.outbox_dir)
 
     def build_message_payload(self, messages: Sequence[Outgoing]) -> list[tuple[Path, bytes]]:
         return [(self.root / outbox_name(m), to_email_message(m).as_bytes()) for m in messages]
@@ -71,6 +74,3 @@ class OutboxTransport(Transport):
             else Result(m.entry_id or 0, State.FAILED, None, err)
             for m, err in zip(messages, response, strict=True)
         ]
-
-    def path_for(self, out: Outgoing) -> Path:
-        return self.root / outbox_name(out)

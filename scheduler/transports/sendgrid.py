@@ -1,7 +1,7 @@
 """SendGrid, through the official ``sendgrid`` library: one ``/v3/mail/send`` request per
-batch of recipients who share a content, with per-recipient substitutions (issue 3).
+batch of recipients who share a content, with per-recipient substitutions.
 
-Every answer becomes a ledger state (issue 3, section 2):
+Every answer becomes a ledger state (README: Transports):
 
 * 2xx: sent, with the ``X-Message-Id`` (one per request; SendGrid suffixes it per
   recipient in its events).
@@ -30,19 +30,20 @@ import os
 import random
 import time
 import urllib.error
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
+from pydantic import Field
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
-from scheduler.config import Config
+from scheduler.content.groups import Batch, Recipient
+from scheduler.core.outcomes import Result, State
+from scheduler.core.values import one_line
 from scheduler.errors import MissingSecret, TransportError
-from scheduler.message import Outgoing, one_line
-from scheduler.models import State
-from scheduler.store import Result
-from scheduler.transports.base import Batch, Recipient, Transport, answers_kept
+from scheduler.transports.base import Settings, Transport, answers_kept
 from scheduler.transports.sendgrid_json import MAX_PERSONAL_BYTES, personalization
 
 log = logging.getLogger("scheduler.transports.sendgrid")
@@ -76,6 +77,17 @@ class _BelowWarning(logging.Filter):
         return record.levelno >= logging.WARNING
 
 
+class SendgridSettings(Settings):
+    """``[transport.sendgrid]``"""
+
+    api_key_env: str = "SENDGRID_API_KEY"
+    host: Annotated[str, Field(pattern=r"^https?://[^\s]+$")] = "https://api.sendgrid.com"
+    sandbox_mode: bool = False
+    asm_group_id: int | None = None
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    max_retries: Annotated[int, Field(ge=0, le=20)] = 5
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What one request came to, for every personalization it carried."""
@@ -104,7 +116,7 @@ class JsonBody(str):
     DEBUG line (``'PAYLOAD: {data}'.format(...)``) before the logger can say no, even
     with DEBUG off: at 1,000 personalizations that is 1.3 ms of every request, and a
     string holding every recipient's address and name. Encoded, this body prints as
-    its size instead (issue 3: the key and personal data never reach a log)."""
+    its size instead: personal data never reaches a log."""
 
     __slots__ = ()
 
@@ -126,25 +138,26 @@ class Payload:
 
 
 #: a Result from a 4-tuple without the NamedTuple constructor's Python frame: one is
-#: made per recipient (issue 3 benchmark)
+#: made per recipient (BENCHMARKS.md)
 _result = functools.partial(tuple.__new__, Result)
 _EMAIL = operator.attrgetter("email")
 
 
 class SendgridTransport(Transport):
     name = "sendgrid"
+    settings_model = SendgridSettings
     max_batch = MAX_PERSONALIZATIONS
     groups_content = True
 
     def __init__(
         self,
-        config: Config,
+        settings: SendgridSettings,
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
-        sg = config.transport.sendgrid
+        sg = settings
         key = os.environ.get(sg.api_key_env, "").strip()
         if not key:
             raise MissingSecret(sg.api_key_env, "transport.sendgrid.api_key_env")
@@ -155,38 +168,29 @@ class SendgridTransport(Transport):
         self.sleep, self.clock = sleep, clock
         self.rng = rng or random.Random()
         self.client = SendGridAPIClient(api_key=key, host=sg.host.rstrip("/"))
-        # The library's default is to wait forever (issue 3, section 2).
+        # The library's default is to wait forever.
         self.client.client.timeout = self.timeout
         del key
+
+    @classmethod
+    def from_config(cls, options: Any, base_dir: Path) -> SendgridTransport:
+        return cls(options.sendgrid)
 
     def __repr__(self) -> str:
         return f"SendgridTransport(host={self.settings.host!r}, key=<hidden>)"
 
     # -- the pipeline ------------------------------------------------------------------
 
-    def send_batch(self, messages: Sequence[Outgoing]) -> list[Result]:
-        """Finished messages (send-test, the organizers' heads-up): one request per
-        distinct content; results come back in the order of ``messages``."""
-        out: list[Result | None] = [None] * len(messages)
-        done: list[Result] = []
-        with answers_kept(done):
-            for batch, positions in _by_content(messages):
-                results = self.send_group(batch)
-                for i, r in zip(positions, results, strict=True):
-                    out[i] = r
-                done.extend(results)
-        return [r for r in out if r is not None]
-
     def prepare(self, batch: Batch) -> list[Payload]:
         """Every request body for ``batch``, built while the ledger claims it: a body
-        names recipients by subscriber, so it needs no entry ids (issue 3 benchmark)."""
+        names recipients by subscriber, so it needs no entry ids (BENCHMARKS.md)."""
         payloads: list[Payload] = []
         for part in self._split(batch):
             todo: Batch | None = part
             while todo is not None:
                 payload = self.build_message_payload(todo)
                 payloads.append(payload)
-                todo = Batch(todo.proto, payload.rest, todo.personal, todo.entries) if payload.rest else None
+                todo = Batch(todo.envelope, payload.rest, todo.personal, todo.entries) if payload.rest else None
         return payloads
 
     def send_group(self, batch: Batch, prepared: Any = None) -> list[Result]:
@@ -222,7 +226,7 @@ class SendgridTransport(Transport):
                 else:
                     seen.add(addr)
                     take.append(r)
-            parts.append(Batch(batch.proto, take, batch.personal, batch.entries))
+            parts.append(Batch(batch.envelope, take, batch.personal, batch.entries))
             rest = later
         return parts
 
@@ -230,29 +234,29 @@ class SendgridTransport(Transport):
         """The request body as JSON text, written here rather than by the client's
         ``json.dumps`` of a dict: the text of each personalization is what its size
         limits are checked on, and at a million recipients the dicts and the second
-        encoding cost more than the rest of building the request (issue 3 benchmark).
+        encoding cost more than the rest of building the request (BENCHMARKS.md).
         ``ensure_ascii`` throughout, so characters and bytes are the same count."""
         batch = messages
-        proto = batch.proto
-        shared_headers = {k: v for k, v in proto.headers().items() if not k.startswith("List-Unsubscribe")}
-        shared_headers["Content-Language"] = proto.rendered.language
+        env = batch.envelope
+        shared_headers = {k: v for k, v in env.headers().items() if not k.startswith("List-Unsubscribe")}
+        shared_headers["Content-Language"] = env.rendered.language
         body: dict[str, Any] = {
-            "from": {"email": proto.from_email, "name": one_line(proto.from_name)},
-            "subject": one_line(proto.subject),
+            "from": {"email": env.from_email, "name": one_line(env.from_name)},
+            "subject": one_line(env.subject),
             "content": [
-                {"type": "text/plain", "value": proto.rendered.text},
-                {"type": "text/html", "value": proto.rendered.html},
+                {"type": "text/plain", "value": env.rendered.text},
+                {"type": "text/html", "value": env.rendered.html},
             ],
             "headers": shared_headers,
-            # No personal data here: campaign, year and stage only (issue 3, section 1).
+            # No personal data here: campaign, year and stage only (README: Transports).
             # With each personalization's "subscriber" they name its ledger entry.
-            "categories": [f"{proto.campaign}/{proto.stage}"],
-            "custom_args": {"campaign": proto.campaign, "year": str(proto.year), "stage": proto.stage},
+            "categories": [f"{env.campaign}/{env.stage}"],
+            "custom_args": {"campaign": env.campaign, "year": str(env.year), "stage": env.stage},
             # Click tracking would rewrite the unsubscribe link (RFC 8058 wants ours).
             "tracking_settings": {"click_tracking": {"enable": False, "enable_text": False}},
         }
-        if proto.reply_to:
-            body["reply_to"] = {"email": proto.reply_to}
+        if env.reply_to:
+            body["reply_to"] = {"email": env.reply_to}
         if self.settings.sandbox_mode:
             body["mail_settings"] = {"sandbox_mode": {"enable": True}}
         if self.settings.asm_group_id is not None:
@@ -263,8 +267,8 @@ class SendgridTransport(Transport):
         early: list[tuple[Recipient, str]] = []
         rest: list[Recipient] = []
         size = len(head) + 2
-        tail = f">, <mailto:{proto.unsubscribe_mailto}?subject=unsubscribe>"
-        personal, is_test = batch.personal, proto.is_test
+        tail = f">, <mailto:{env.unsubscribe_mailto}?subject=unsubscribe>"
+        personal, is_test = batch.personal, env.is_test
         for i, r in enumerate(batch.recipients):
             part = personalization(r, tail, personal, is_test)
             if part is None:
@@ -381,14 +385,3 @@ def _error_text(err: HTTPError) -> str:
     except (ValueError, AttributeError, TypeError):
         pass
     return str(getattr(err, "reason", "") or "no error message")
-
-
-def _by_content(messages: Sequence[Outgoing]) -> list[tuple[Batch, list[int]]]:
-    """Messages grouped as Batch.from_messages does, with each one's position."""
-    groups: dict[tuple[Any, ...], list[int]] = {}
-    for i, m in enumerate(messages):
-        groups.setdefault(Batch.content_key(m), []).append(i)
-    return [
-        (Batch(messages[idx[0]], [Recipient.of(messages[i]) for i in idx], personal=False), idx)
-        for idx in groups.values()
-    ]

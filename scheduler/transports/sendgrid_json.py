@@ -1,4 +1,4 @@
-"""One SendGrid personalization as JSON text (issue 3): its own To, List-Unsubscribe
+"""One SendGrid personalization as JSON text: its own To, List-Unsubscribe
 headers (RFC 2369, RFC 8058), ``custom_args`` naming the ledger entry, and the
 substitutions that fill a content group's sentinels with this recipient's name and
 link. Written directly rather than by ``json.dumps`` of a dict, at a million
@@ -10,37 +10,37 @@ from __future__ import annotations
 
 import json.encoder
 
-from scheduler.transports.base import NAME_HTML, NAME_TEXT, UNSUB_HTML, UNSUB_TEXT, Recipient, clean_name, html_value
+from scheduler.content.groups import NAME_HTML, NAME_TEXT, UNSUB_HTML, UNSUB_TEXT, Recipient, html_value, safe_name
 
 #: documented in SendGrid's v3 Mail Send reference; the schema does not enforce it
 MAX_PERSONAL_BYTES = 10_000  # substitutions + custom_args, per personalization
 
-# The JSON of the sentinel keys, and of each personalization's constant parts.
-_Q = json.encoder.encode_basestring_ascii  # json's own (C) string encoder
-_NAME_T, _NAME_H, _UNSUB_T, _UNSUB_H = (_Q(t) for t in (NAME_TEXT, NAME_HTML, UNSUB_TEXT, UNSUB_HTML))
-_ONE_CLICK = _Q("List-Unsubscribe=One-Click")
+# The JSON of the placeholder keys, and of each personalization's constant parts.
+_json_str = json.encoder.encode_basestring_ascii  # json's own (C) string encoder
+_NAME_T, _NAME_H, _UNSUB_T, _UNSUB_H = (_json_str(t) for t in (NAME_TEXT, NAME_HTML, UNSUB_TEXT, UNSUB_HTML))
+_ONE_CLICK = _json_str("List-Unsubscribe=One-Click")
 
 
 def personalization(r: Recipient, tail: str, personal: bool, is_test: bool) -> str | None:
     """One personalization as JSON text; None when its substitutions and custom_args
     exceed SendGrid's 10,000 bytes."""
-    name = r.name if r.clean else clean_name(r.name)
+    name = r.name if r.clean else safe_name(r.name)
     url = r.unsubscribe_url
-    q_name, q_url = _Q(name), _Q(url)
-    to = f'{{"email":{_Q(r.email)},"name":{q_name}}}' if name else f'{{"email":{_Q(r.email)}}}'
-    custom = f'{{"subscriber":{_Q(r.tag(is_test))}}}'
+    q_name, q_url = _json_str(name), _json_str(url)
+    to = f'{{"email":{_json_str(r.email)},"name":{q_name}}}' if name else f'{{"email":{_json_str(r.email)}}}'
+    custom = f'{{"subscriber":{_json_str(r.tag(is_test))}}}'
     # RFC 2369 / RFC 8058, per recipient: the link names the subscriber.
     out = (
-        f'{{"to":[{to}],"headers":{{"List-Unsubscribe":{_Q("<" + url + tail)},'
+        f'{{"to":[{to}],"headers":{{"List-Unsubscribe":{_json_str("<" + url + tail)},'
         f'"List-Unsubscribe-Post":{_ONE_CLICK}}},"custom_args":{custom}'
     )
     if not personal:
         return out + "}"
     name_html, url_html = html_value(name), html_value(url)
     subs = (
-        f"{{{_NAME_T}:{q_name},{_NAME_H}:{q_name if name_html is name else _Q(name_html)},{_UNSUB_T}:{q_url}"
-        # Only an escaped link needs its own token in the HTML part (Renderer.group_content).
-        + (f",{_UNSUB_H}:{_Q(url_html)}}}" if url_html is not url else "}")
+        f"{{{_NAME_T}:{q_name},{_NAME_H}:{q_name if name_html is name else _json_str(name_html)},{_UNSUB_T}:{q_url}"
+        # Only an escaped link needs its own placeholder in the HTML part (groups.render_group).
+        + (f",{_UNSUB_H}:{_json_str(url_html)}}}" if url_html is not url else "}")
     )
     if len(subs) + len(custom) > MAX_PERSONAL_BYTES:
         return None

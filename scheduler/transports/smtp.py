@@ -1,4 +1,4 @@
-"""SMTP through the standard library's ``smtplib`` (issue 3, section 3).
+"""SMTP through the standard library's ``smtplib`` (README: Transports).
 
 One connection per worker thread, reused across batches; STARTTLS (RFC 3207), implicit
 TLS (RFC 8314) or, for loopback tests only, none. The password comes from the
@@ -26,15 +26,30 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from email.message import EmailMessage
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from scheduler.config import Config
+from pydantic import Field
+
+from scheduler.content.message import Outgoing, to_email_message
+from scheduler.core.outcomes import Result, State
 from scheduler.errors import MissingSecret, TransportError
-from scheduler.message import Outgoing, to_email_message
-from scheduler.models import State
-from scheduler.store import Result
-from scheduler.transports.base import Transport, answers_kept, unsupported_feature
+from scheduler.transports.base import Settings, Transport, answers_kept, unsupported_feature
 
 log = logging.getLogger("scheduler.transports.smtp")
+
+
+class SmtpSettings(Settings):
+    """``[transport.smtp]``"""
+
+    host: str = "localhost"
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password_env: str = "SMTP_PASSWORD"
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    #: attempts after a dropped connection or a 4xx answer before the entry fails
+    max_retries: Annotated[int, Field(ge=0, le=20)] = 3
 
 
 class _Retry(Exception):
@@ -48,16 +63,17 @@ def _text(resp: bytes | str) -> str:
 
 class SmtpTransport(Transport):
     name = "smtp"
+    settings_model = SmtpSettings
     max_batch = 100
 
     def __init__(
         self,
-        config: Config,
+        settings: SmtpSettings,
         *,
         sleep: Callable[[float], None] = time.sleep,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self.settings = config.transport.smtp
+        self.settings = settings
         self.password: str | None = None
         if self.settings.username:
             self.password = os.environ.get(self.settings.password_env)
@@ -70,6 +86,10 @@ class SmtpTransport(Transport):
         self._lock = threading.Lock()
         #: connections opened, for tests and the log
         self.connects = 0
+
+    @classmethod
+    def from_config(cls, options: Any, base_dir: Path) -> SmtpTransport:
+        return cls(options.smtp)
 
     def __repr__(self) -> str:
         return f"SmtpTransport({self.settings.host}:{self.settings.port}, password=<hidden>)"

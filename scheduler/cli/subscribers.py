@@ -1,0 +1,138 @@
+"""``anniversary subscribers ...``: add, import, export, list, count, remove."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import click
+
+from scheduler import subscribers as people
+from scheduler.cli.common import config_option, get_config, open_store, utcnow
+from scheduler.core.outcomes import Status
+
+
+@click.group()
+def subscribers() -> None:
+    """Manage subscribers.
+
+    \b
+    Example:
+        anniversary subscribers import examples/subscribers.csv
+        anniversary subscribers count
+    """
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--name", default="", help="Name used in the greeting.")
+@click.option("--language", default=None, help="Language code, e.g. en, az, ru, tr.")
+@click.option("--timezone", "zone", required=True, help="IANA zone, e.g. America/Los_Angeles.")
+@config_option
+def add(email: str, name: str, language: str | None, zone: str, config_path: Path | None) -> None:
+    """Add (or update) one active subscriber; consent is recorded as given via the CLI.
+
+    \b
+    Example:
+        anniversary subscribers add ana@example.com --name Ana --language az --timezone Asia/Baku
+    """
+    config = get_config(config_path)
+    added = people.add(config, open_store(config), email, name=name, language=language, zone=zone, now=utcnow())
+    if added.warning:
+        click.echo(f"Warning: {added.warning}", err=True)
+    click.echo(f"{added.email}: {added.outcome}")
+
+
+@subscribers.command("import")
+@click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
+@config_option
+def import_(csv_file: Path, config_path: Path | None) -> None:
+    """Import a CSV with the header email,name,language,timezone (other columns are ignored).
+
+    Bad rows are reported with their line number and skipped; good rows are imported.
+    Re-importing the same file changes nothing.
+
+    \b
+    Example:
+        anniversary subscribers import subscribers.csv
+    """
+    config = get_config(config_path)
+    imported = people.import_csv(config, open_store(config), csv_file, utcnow())
+    for line in imported.report.warnings:
+        click.echo(f"Warning: {line}", err=True)
+    for line in imported.report.errors:
+        click.echo(f"Error: {line}", err=True)
+    counts = imported.counts
+    click.echo(
+        f"{counts['added']} added, {counts['updated']} updated, {counts['unchanged']} unchanged, "
+        f"{len(imported.report.errors)} rejected"
+    )
+    if imported.report.errors:
+        sys.exit(1)
+
+
+@subscribers.command("export")
+@click.argument("output", type=click.File("w", encoding="utf-8"), default="-")
+@click.option("--status", type=click.Choice([s.value for s in Status]), default=None)
+@config_option
+def export(output: TextIO, status: str | None, config_path: Path | None) -> None:
+    """Write subscribers as CSV (to stdout by default); the file imports back unchanged.
+
+    \b
+    Example:
+        anniversary subscribers export backup.csv
+    """
+    config = get_config(config_path)
+    csv.writer(output, lineterminator="\n").writerows(
+        people.export_rows(open_store(config), Status(status) if status else None)
+    )
+
+
+@subscribers.command("list")
+@click.option("--status", type=click.Choice([s.value for s in Status]), default=None)
+@click.option("--limit", type=click.IntRange(min=1), default=None)
+@config_option
+def list_(status: str | None, limit: int | None, config_path: Path | None) -> None:
+    """List subscribers, one per line.
+
+    \b
+    Example:
+        anniversary subscribers list --status active --limit 20
+    """
+    config = get_config(config_path)
+    for i, row in enumerate(open_store(config).iter_subscribers(Status(status) if status else None)):
+        if limit is not None and i >= limit:
+            break
+        click.echo(f"{row['email']}\t{row['name']}\t{row['language']}\t{row['timezone']}\t{row['status']}")
+
+
+@subscribers.command("count")
+@config_option
+def count(config_path: Path | None) -> None:
+    """Count subscribers by status.
+
+    \b
+    Example:
+        anniversary subscribers count
+    """
+    config = get_config(config_path)
+    counts = open_store(config).count_subscribers()
+    for status in Status:
+        click.echo(f"{status.value}\t{counts.get(status.value, 0)}")
+    click.echo(f"total\t{sum(counts.values())}")
+
+
+@subscribers.command("remove")
+@click.argument("email")
+@config_option
+def remove(email: str, config_path: Path | None) -> None:
+    """Delete a subscriber and their ledger history (no personal data stays).
+
+    \b
+    Example:
+        anniversary subscribers remove ana@example.com
+    """
+    config = get_config(config_path)
+    click.echo(f"{people.remove(open_store(config), email)}: removed")

@@ -1,0 +1,185 @@
+"""Content groups: render once, fill in each recipient.
+
+A content group is everyone who gets the same message but for their name and
+unsubscribe link: the same campaign, stage and year, language and zone, and whether
+they have a name at all. The group is rendered once with placeholders where the name
+and the link go; each recipient's values replace them, on this side for per-message
+transports (outbox, SMTP) or as SendGrid substitutions. BENCHMARKS.md (SendGrid
+delivery) shows why: rendering per recipient would cost more than the whole send.
+
+Everything about that idea lives here: the group key, the placeholders, the check that
+a template only prints them (:func:`render_group`), the per-recipient values, and
+:class:`Batch`, the recipients of one content that a transport sends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from scheduler.content.message import Outgoing, Rendered, make_message_id
+
+#: (language, zone, has a name)
+GroupKey = tuple[str, str, bool]
+
+# The placeholders a group is rendered with. The text and HTML parts get different
+# ones because their values differ (the HTML one is escaped). None is a substring of
+# another, so SendGrid's substitution order cannot matter.
+NAME_TEXT = "%anv-name-t%"
+NAME_HTML = "%anv-name-h%"
+UNSUB_TEXT = "%anv-unsub-t%"
+UNSUB_HTML = "%anv-unsub-h%"
+PLACEHOLDERS = (NAME_TEXT, NAME_HTML, UNSUB_TEXT, UNSUB_HTML)
+
+# A second pair, of other lengths and case: a group's rendering is trusted only if
+# swapping the first pair for this one gives exactly the second rendering, so a
+# template that upper-cases, truncates, measures or URL-encodes the name falls back to
+# rendering each recipient alone.
+_CHECK_NAME = "%ANV-Check-Name-Longer%"
+_CHECK_UNSUB = "%ANV-Check-Unsub-Link-Longer%"
+
+
+def group_key(language: str, zone: str, name: str) -> GroupKey:
+    # Named means "not only whitespace", as safe_name() would leave it non-empty.
+    return (language, zone, bool(name) and not name.isspace())
+
+
+def render_group(render: Callable[[str, str], Rendered], unsubscribe_base: str) -> Rendered | None:
+    """The group's content with placeholders, from ``render(name, link)``; None when the
+    templates do more with the name or link than print them (then every recipient is
+    rendered alone)."""
+    first = render(NAME_TEXT, UNSUB_TEXT)
+    check = render(_CHECK_NAME, _CHECK_UNSUB)
+    for a, b in ((first.subject, check.subject), (first.text, check.text), (first.html, check.html)):
+        if a.replace(NAME_TEXT, _CHECK_NAME).replace(UNSUB_TEXT, _CHECK_UNSUB) != b:
+            return None
+    # The HTML part gets its own placeholders: its values are HTML-escaped.
+    html_part = first.html.replace(NAME_TEXT, NAME_HTML)
+    if html_value(unsubscribe_base) != unsubscribe_base:
+        html_part = html_part.replace(UNSUB_TEXT, UNSUB_HTML)
+    return Rendered(subject=first.subject, text=first.text, html=html_part, language=first.language)
+
+
+def safe_name(name: str) -> str:
+    """A name as it may fill a placeholder: one line (a CR/LF must never start a header
+    or a paragraph), and no placeholder text, so a name cannot bring in another
+    recipient's value. Removal repeats until none is left: taking one placeholder out
+    of ``%anv-%anv-unsub-t%unsub-t%`` leaves another."""
+    while "%anv-" in name and any(p in name for p in PLACEHOLDERS):
+        for p in PLACEHOLDERS:
+            name = name.replace(p, "")
+    return " ".join(name.split())
+
+
+def html_value(value: str) -> str:
+    """``html.escape`` for the rare value that needs it (returns ``value`` itself when
+    nothing needs escaping, so callers may compare with ``is``). Five ``in`` tests are
+    half the cost of a regex search, twice per recipient (BENCHMARKS.md)."""
+    if "&" in value or "<" in value or ">" in value or '"' in value or "'" in value:
+        return html.escape(value)
+    return value
+
+
+class Recipient(NamedTuple):
+    """One recipient of a batch; a tuple because a send makes one per subscriber."""
+
+    entry_id: int | None
+    email: str
+    name: str
+    unsubscribe_url: str
+    #: per-message transports need one; made on expansion when None
+    message_id: str | None = None
+    #: ``name`` already went through :func:`safe_name`
+    clean: bool = False
+    #: the subscriber, which with the campaign, year and stage names the ledger entry;
+    #: None for a message to someone who is not a subscriber (send-test, heads-up)
+    subscriber_id: int | None = None
+
+    def tag(self, is_test: bool = False) -> str:
+        """What names this recipient's ledger entry beside the campaign, year and stage:
+        the subscriber's id, or what the message is when it has no entry."""
+        if self.subscriber_id is not None:
+            return str(self.subscriber_id)
+        return "test" if is_test else "none"
+
+    def substitutions(self) -> dict[str, str]:
+        name = self.name if self.clean else safe_name(self.name)
+        url = self.unsubscribe_url
+        subs = {NAME_TEXT: name, NAME_HTML: html_value(name), UNSUB_TEXT: url}
+        url_html = html_value(url)
+        if url_html is not url:
+            # Only then does the HTML part carry its own link placeholder (render_group).
+            subs[UNSUB_HTML] = url_html
+        return subs
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Recipients of one content. ``envelope`` holds everything they share (its
+    recipient fields are ignored). When ``personal`` is set, ``envelope.rendered``
+    carries the placeholders above and each recipient fills them in."""
+
+    envelope: Outgoing
+    recipients: Sequence[Recipient]
+    personal: bool = True
+    #: {subscriber id: entry id} from the claim, for recipients made before it
+    #: (``Recipient.entry_id`` 0); None when each recipient carries its own
+    entries: dict[int, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.recipients)
+
+    def entry_of(self, r: Recipient) -> int:
+        """The ledger entry of one of this batch's recipients (0 for none)."""
+        if self.entries is not None and r.subscriber_id is not None:
+            return self.entries[r.subscriber_id]
+        return r.entry_id or 0
+
+    def entry_ids(self) -> list[int]:
+        return [e for e in map(self.entry_of, self.recipients) if e]
+
+    def claimed(self, won: dict[int, int], *, complete: bool) -> Batch:
+        """This batch after a claim that won ``won`` ({subscriber id: entry id}): the
+        recipients it won, in order, their entries looked up by subscriber. With
+        ``complete`` (the claim won everyone it asked for: the rule) the same
+        recipients, so what the transport prepared for them still holds (no object
+        made per recipient)."""
+        people = self.recipients
+        if not complete:
+            people = [r for r in people if r.subscriber_id in won]
+        return Batch(self.envelope, people, self.personal, won)
+
+    def fill(self, recipient: Recipient) -> Rendered:
+        content = self.envelope.rendered
+        if not self.personal:
+            return content
+        subject, text, body = content.subject, content.text, content.html
+        for token, value in recipient.substitutions().items():
+            subject = subject.replace(token, value)
+            text = text.replace(token, value)
+            body = body.replace(token, value)
+        return Rendered(subject=subject, text=text, html=body, language=content.language)
+
+    def messages(self) -> list[Outgoing]:
+        """One message per recipient, for transports that send each on its own."""
+        env = self.envelope
+        domain = env.from_email.rsplit("@", 1)[-1]
+        out = []
+        for r in self.recipients:
+            entry_id = self.entry_of(r) or None
+            entry: int | str = entry_id if entry_id is not None else r.tag(env.is_test)
+            out.append(
+                dataclasses.replace(
+                    env,
+                    entry_id=entry_id,
+                    to_email=r.email,
+                    to_name=r.name,
+                    unsubscribe_url=r.unsubscribe_url,
+                    message_id=r.message_id or make_message_id(env.campaign, env.year, env.stage, entry, domain),
+                    rendered=self.fill(r),
+                )
+            )
+        return out

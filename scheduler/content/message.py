@@ -1,0 +1,95 @@
+"""The message every transport sends (or, for SendGrid, describes), and its RFC 5322 form.
+
+Headers follow RFC 2369 (List-Unsubscribe with an https and a mailto URI) and RFC 8058
+(List-Unsubscribe-Post: List-Unsubscribe=One-Click). Names are folded to one line and
+encoded by the standard ``email`` package, so a name with CR/LF never adds a header.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from scheduler.core.values import one_line
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message's three parts, as the templates rendered them."""
+
+    subject: str
+    text: str
+    html: str
+    #: the language actually used, after falling back to the campaign's first language
+    language: str
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message for one recipient, transport-neutral."""
+
+    #: the ledger entry, or None for a test send that is never written to the ledger
+    entry_id: int | None
+    to_email: str
+    to_name: str
+    from_email: str
+    from_name: str
+    rendered: Rendered
+    unsubscribe_url: str
+    unsubscribe_mailto: str
+    message_id: str
+    date: datetime
+    campaign: str
+    year: int
+    stage: str
+    reply_to: str | None = None
+    is_test: bool = False
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def subject(self) -> str:
+        return f"[TEST] {self.rendered.subject}" if self.is_test else self.rendered.subject
+
+    def list_unsubscribe(self) -> str:
+        return f"<{self.unsubscribe_url}>, <mailto:{self.unsubscribe_mailto}?subject=unsubscribe>"
+
+    def headers(self) -> dict[str, str]:
+        """The headers beyond From/To/Subject/Date/Message-ID that every transport carries."""
+        out = {
+            "List-Unsubscribe": self.list_unsubscribe(),
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Auto-Submitted": "auto-generated",
+            "X-Anniversary-Campaign": f"{self.campaign}/{self.year}/{self.stage}",
+        }
+        if self.is_test:
+            out["X-Anniversary-Test"] = "yes"
+        out.update(self.extra_headers)
+        return out
+
+
+def make_message_id(campaign: str, year: int, stage: str, entry: int | str, domain: str) -> str:
+    """RFC 5322 section 3.6.4: unique, with our domain on the right."""
+    return f"<{campaign}.{year}.{stage}.{entry}.{secrets.token_hex(6)}@{domain}>"
+
+
+def to_email_message(out: Outgoing) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Message-ID"] = out.message_id
+    msg["Date"] = format_datetime(out.date)
+    msg["From"] = Address(display_name=one_line(out.from_name), addr_spec=out.from_email)
+    msg["To"] = Address(display_name=one_line(out.to_name), addr_spec=out.to_email)
+    if out.reply_to:
+        msg["Reply-To"] = out.reply_to
+    msg["Subject"] = one_line(out.subject)
+    for name, value in out.headers().items():
+        msg[name] = value
+    # Quoted-printable keeps .eml files readable for organizers who open them.
+    msg.set_content(out.rendered.text, charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(out.rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    # After the body: set_content clears every Content-* header (RFC 3282).
+    msg["Content-Language"] = out.rendered.language
+    return msg

@@ -1,0 +1,99 @@
+"""What ``anniversary status`` and ``anniversary plan`` show: the ledger's counts, the
+unknown entries and how to resend them, and each stage's next send per zone. Pure
+reads; takes ``now``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from scheduler.config import Config
+from scheduler.core import planning
+from scheduler.core.dates import anniversary_number
+from scheduler.core.numbers import ordinal
+from scheduler.core.outcomes import State
+from scheduler.delivery import headsup
+from scheduler.store import Store
+
+
+def status_lines(config: Config, store: Store, now: datetime, year: int | None = None) -> list[str]:
+    """What ``anniversary status`` prints: per campaign and stage the next send and the
+    count in each ledger state, the unknown entries with the command that resends them,
+    then the plan."""
+    lines: list[str] = []
+    zones = store.active_zones()
+    for campaign in config.campaign:
+        y = campaign.resolve_year(year, now)
+        counts = store.ledger_counts(campaign.id, y)
+        number = anniversary_number(campaign.event_date, y)
+        lines.append(f"{campaign.id} {y}: the {ordinal(number, 'en')} anniversary")
+        slots = planning.slots(campaign, [y], zones)
+        for stage in campaign.stage:
+            upcoming = [s for s in slots if s.stage == stage.id and s.due > now]
+            if upcoming:
+                nxt = upcoming[0].due
+                local = nxt.astimezone(ZoneInfo(campaign.timezone))
+                when = (
+                    f"next {nxt:%Y-%m-%d %H:%M} UTC = {local:%Y-%m-%d %H:%M} {campaign.timezone} ({upcoming[0].zone})"
+                )
+            else:
+                when = "no send ahead" if zones else "no active subscribers"
+            states = counts.get(stage.id, {})
+            unsent = store.count_unsent(campaign.id, y, stage.id)
+            parts = [f"{s.value} {states.get(s.value, 0)}" for s in State] + [f"not yet {unsent}"]
+            lines.append(f"  {stage.id}: {when}; " + ", ".join(parts))
+            unknown = store.entries(campaign.id, y, stage.id, State.UNKNOWN, limit=20)
+            for e in unknown:
+                lines.append(f"    unknown: {e['email']} (claimed {e['updated_at']:%Y-%m-%d %H:%M} UTC)")
+            if unknown:
+                lines.append(
+                    "    to resend these on purpose: "
+                    f"anniversary resend {campaign.id} {stage.id} --year {y} --state unknown"
+                )
+    lines.append("plan (per stage and zone; the daemon wakes at each):")
+    lines += [f"  {line}" for line in plan_lines(config, store, now)]
+    return lines
+
+
+def plan_lines(config: Config, store: Store, now: datetime) -> list[str]:
+    """What ``anniversary plan`` prints: per campaign, stage and
+    zone the next send in UTC, in the event's zone and on the zone's own clock; the
+    heads-up; the last run."""
+    zones = store.active_zones()
+    lines: list[str] = []
+    for campaign in config.campaign:
+        event_zone = ZoneInfo(campaign.timezone)
+        year = campaign.resolve_year(None, now)
+        lines.append(
+            f"{campaign.id} {year} (event zone {campaign.timezone}, late cutoff {campaign.late_cutoff_hours} h)"
+        )
+        if not zones:
+            lines.append("  no active subscribers: nothing to plan")
+        for stage in campaign.stage:
+            lines.append(f"  {stage.id}:")
+            for slot in planning.slots(campaign, [year], zones):
+                if slot.stage != stage.id:
+                    continue
+                state = {"upcoming": "next", "due": "DUE NOW", "late": "past"}[slot.state(now)]
+                lines.append(
+                    f"    {slot.zone:<24} {state:<7} {slot.due:%Y-%m-%d %H:%M} UTC"
+                    f" = {slot.due.astimezone(event_zone):%Y-%m-%d %H:%M} {campaign.timezone}"
+                    f" = {slot.due.astimezone(ZoneInfo(slot.zone)):%H:%M %Z} local;"
+                    f" cutoff {slot.cutoff:%Y-%m-%d %H:%M} UTC"
+                )
+        counts = store.ledger_counts(campaign.id, year)
+        for stage_id, states in sorted(counts.items()):
+            lines.append(f"  ledger {stage_id}: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+        if config.organizers.emails:
+            due = headsup.heads_up_at(config, campaign, year, zones)
+            row = store.heads_up(campaign.id, year)
+            done = f"{row['state']} {row['updated_at']:%Y-%m-%d %H:%M} UTC" if row else "not sent yet"
+            lines.append(
+                f"  heads-up: due {due.at:%Y-%m-%d %H:%M} UTC to {len(config.organizers.emails)} organizer(s); {done}"
+            )
+        else:
+            lines.append("  heads-up: off (organizers.emails is empty)")
+    last = store.last_run()
+    if last:
+        lines.append(f"last run: {last['command']} at {last['started_at']:%Y-%m-%d %H:%M} UTC: {last['summary']}")
+    return lines

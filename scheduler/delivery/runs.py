@@ -1,0 +1,317 @@
+"""What the commands and the daemon call to send: a stage now, whatever is due, a
+deliberate resend, a test message, a dry run, a preview. Each takes ``now``; none reads
+the clock.
+
+Every path renders through one :class:`~scheduler.content.compose.Composer` and hands
+batches to one :meth:`Delivery.deliver`; a stage's own engine (read, group, claim,
+prepare, dispatch, record) is :class:`~scheduler.delivery.engine.StageSend`.
+
+Every claimed entry ends in one state: ``sent`` (with the transport's message id),
+``failed`` (with the reason), ``skipped`` (with why) or ``unknown`` (in flight when the
+process died, or the transport's answer was lost). Because the claim is written before
+the send, a killed run never resends what it may already have sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from scheduler.config import CampaignConfig, Config
+from scheduler.content.compose import Composer, Person
+from scheduler.content.groups import Batch, group_key
+from scheduler.content.links import Signer
+from scheduler.content.message import Rendered
+from scheduler.content.templates import SubscriberView
+from scheduler.core import planning
+from scheduler.core.outcomes import Result, State
+from scheduler.delivery.engine import StageSend
+from scheduler.delivery.pacing import RateLimiter
+from scheduler.errors import TransportError, UsageError
+from scheduler.store import Store
+from scheduler.transports import make_transport
+from scheduler.transports.base import Transport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunCounts:
+    campaign: str
+    year: int
+    stage: str
+    counts: Counter[str] = field(default_factory=Counter)
+    stopped: str | None = None
+    #: eligible entries when the run started (for progress), when it was counted
+    expected: int | None = None
+
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def describe(self) -> str:
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())) or "nothing to send"
+        return f"{self.campaign} {self.year} {self.stage}: {parts}"
+
+
+ProgressHook = Callable[[RunCounts, int], None]
+
+
+@dataclass(frozen=True)
+class TestSent:
+    subject: str
+    language: str
+    transport: str
+    result: Result
+
+
+@dataclass(frozen=True)
+class DryRun:
+    campaign: str
+    year: int
+    stage: str
+    #: subscribers per language actually sent (after any fallback)
+    languages: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.languages.values())
+
+
+class Delivery:
+    """Sending for one config. ``transport``, when given, is used for every run (the
+    commands build one, so a missing secret stops them before anything starts);
+    otherwise each run builds a fresh one from the config (the daemon)."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store | None,
+        signer: Signer,
+        *,
+        transport: Transport | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+        on_progress: ProgressHook | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self.config = config
+        self._store = store
+        self._transport = transport
+        self.should_stop = should_stop
+        self.on_progress = on_progress
+        self.composer = Composer(config, signer)
+        self.limiter = limiter or RateLimiter(config.transport.rate_per_second)
+        self._open: Transport | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise UsageError("this command has no database")  # a bug, never a user's doing
+        return self._store
+
+    @contextmanager
+    def session(self) -> Iterator[Transport]:
+        """The transport, open, for everything inside; nested sessions share it."""
+        if self._open is not None:
+            yield self._open
+            return
+        transport = self._transport or make_transport(self.config.transport, self.config.base_dir)
+        with transport:
+            self._open = transport
+            try:
+                yield transport
+            finally:
+                self._open = None
+
+    def deliver(self, transport: Transport, batch: Batch, prepared: Any = None) -> list[Result]:
+        """Pace, send, and turn a non-fatal error into ``failed``: every batch goes out
+        here, from any thread."""
+        self.limiter.acquire(len(batch))
+        try:
+            return transport.send_group(batch, prepared)
+        except TransportError as exc:
+            if exc.fatal:
+                raise
+            return Transport.all_of(batch, State.FAILED, reason=str(exc))
+
+    # -- a stage -------------------------------------------------------------------
+
+    def send_stage(
+        self,
+        campaign_id: str,
+        stage_id: str,
+        year: int,
+        now: datetime,
+        *,
+        zones: Iterable[str] | None = None,
+        run_id: str | None = None,
+    ) -> RunCounts:
+        campaign = self.config.get_campaign(campaign_id)
+        stage = campaign.get_stage(stage_id)
+        zones = list(zones) if zones is not None else None
+        run_id = run_id or uuid.uuid4().hex[:12]
+        result = RunCounts(campaign.id, year, stage.id)
+        self.composer.preflight(campaign, stage, year)
+        if self.on_progress:
+            result.expected = self.store.count_unsent(campaign.id, year, stage.id, zones)
+            self.on_progress(result, 0)
+        with self.session() as transport:
+            StageSend(self, transport, campaign, stage, year, now, zones, run_id, result).run()
+        if result.stopped is None and self.should_stop():
+            result.stopped = "stopped by signal after the batch in flight"
+        log.info("%s", result.describe())
+        return result
+
+    def resend(self, campaign_id: str, stage_id: str, year: int, state: State, now: datetime) -> tuple[int, RunCounts]:
+        """Send again, on purpose, the entries left ``unknown`` or ``failed``: how many
+        were released, and the run that sent them."""
+        campaign = self.config.get_campaign(campaign_id)
+        campaign.get_stage(stage_id)
+        entries = self.store.entries(campaign.id, year, stage_id, state)
+        released = self.store.forget_entries([e["id"] for e in entries], state)
+        return released, self.send_stage(campaign.id, stage_id, year, now)
+
+    def dry_run(self, campaign_id: str, stage_id: str, year: int) -> DryRun:
+        """What ``send`` would do now, rendered and counted; nothing written."""
+        campaign = self.config.get_campaign(campaign_id)
+        stage = campaign.get_stage(stage_id)
+        self.composer.preflight(campaign, stage, year)
+        tpl = self.composer.templates(campaign)
+        langs: Counter[str] = Counter()
+        for c in self.store.iter_unsent(campaign.id, year, stage.id):
+            langs[tpl.language_for(c.language, stage.id)] += 1
+        return DryRun(campaign.id, year, stage.id, dict(langs))
+
+    def send_coming_year(self, now: datetime) -> list[RunCounts]:
+        """Every stage of every campaign for its coming year, now (the demo)."""
+        results = []
+        with self.session():
+            for campaign in self.config.campaign:
+                year = campaign.resolve_year(None, now)
+                for stage in campaign.stage:
+                    results.append(self.send_stage(campaign.id, stage.id, year, now))
+        return results
+
+    def record_run(self, command: str, started: datetime, finished: datetime, results: list[RunCounts]) -> None:
+        """Runs that did something go in the run table, for ``status``; a run-due with
+        nothing due every minute from cron leaves no row."""
+        if results:
+            run_id = uuid.uuid4().hex[:12]
+            self.store.start_run(run_id, command, started)
+            self.store.finish_run(run_id, "; ".join(r.describe() for r in results), finished)
+
+    # -- what cron calls -------------------------------------------------------------
+
+    def run_due(self, now: datetime, run_id: str | None = None) -> list[RunCounts]:
+        """Send each stage to each zone whose local send time has come; record as skipped
+        whoever a slot past its late cutoff missed. Idempotent: with nothing due it only
+        reads, and opens no transport."""
+        run_id = run_id or uuid.uuid4().hex[:12]
+        zones = self.store.active_zones()
+        out: list[RunCounts] = []
+        for campaign in self.config.campaign:
+            the_plan = planning.plan(campaign, zones, now)
+            for slot in the_plan.late:
+                skipped = self._skip_late(campaign, slot, run_id, now)
+                if skipped is not None:
+                    out.append(skipped)
+            groups: dict[tuple[int, str], list[str]] = {}
+            for slot in the_plan.due:
+                groups.setdefault((slot.year, slot.stage), []).append(slot.zone)
+            for (year, stage_id), stage_zones in sorted(groups.items()):
+                if self.should_stop():
+                    break
+                if not self.store.count_unsent(campaign.id, year, stage_id, stage_zones):
+                    continue
+                out.append(self.send_stage(campaign.id, stage_id, year, now, zones=stage_zones, run_id=run_id))
+        return out
+
+    def _skip_late(self, campaign: CampaignConfig, slot: planning.Slot, run_id: str, now: datetime) -> RunCounts | None:
+        local_due = slot.due.astimezone(ZoneInfo(slot.zone))
+        n = self.store.skip_unsent(
+            campaign.id,
+            slot.year,
+            slot.stage,
+            reason=(
+                f"past the late cutoff: due {local_due:%Y-%m-%d %H:%M} {slot.zone}, "
+                f"not sent by {campaign.late_cutoff_hours} h later"
+            ),
+            claim_id=f"{run_id}.skip",
+            transport=self._transport.name if self._transport else self.config.transport.kind,
+            now=now,
+            zones=[slot.zone],
+            consented_before=slot.cutoff,
+        )
+        if not n:
+            return None
+        log.warning(
+            "%s %s %s: %d subscriber(s) in %s skipped, past the late cutoff",
+            campaign.id,
+            slot.year,
+            slot.stage,
+            n,
+            slot.zone,
+        )
+        skipped = RunCounts(campaign.id, slot.year, slot.stage)
+        skipped.counts["skipped"] = n
+        return skipped
+
+    # -- one message, looked at or sent on purpose ------------------------------------
+
+    def preview(
+        self,
+        campaign_id: str,
+        stage_id: str,
+        year: int,
+        *,
+        email: str | None = None,
+        language: str | None = None,
+        zone: str | None = None,
+    ) -> Rendered:
+        """Exactly what one subscriber (``email``) or a sample one would get."""
+        campaign = self.config.get_campaign(campaign_id)
+        stage = campaign.get_stage(stage_id)
+        sid, name = 0, ""
+        if email:
+            row = self.store.get_subscriber(email)
+            if row is None:
+                raise UsageError(f"no subscriber {email!r}")
+            sid, name = row["id"], row["name"]
+            language, zone = language or row["language"], zone or row["timezone"]
+        lang = campaign.choose_language(language)
+        tz = campaign.choose_zone(zone)
+        return self.composer.render(campaign, stage, year, SubscriberView(name, lang, tz), sid)
+
+    def send_test(
+        self,
+        campaign_id: str,
+        stage_id: str,
+        year: int,
+        now: datetime,
+        *,
+        to: str,
+        name: str = "",
+        language: str | None = None,
+        zone: str | None = None,
+    ) -> TestSent:
+        """One real message to ``to``, through the configured transport, rendered as a
+        send renders it, marked as a test and never written to the ledger."""
+        campaign = self.config.get_campaign(campaign_id)
+        stage = campaign.get_stage(stage_id)
+        person = Person(None, to, name, campaign.choose_language(language), campaign.choose_zone(zone))
+        key = group_key(person.language, person.timezone, person.name)
+        composed = self.composer.compose(campaign, stage, year, now, key, [person], is_test=True)
+        if composed.failed:
+            raise UsageError(f"the test message does not render: {composed.failed[0][1]}")
+        (batch,) = composed.batches
+        with self.session() as transport:
+            (result,) = self.deliver(transport, batch)
+        rendered = batch.fill(batch.recipients[0])
+        subject = batch.messages()[0].subject
+        return TestSent(subject, rendered.language, transport.name, result)

@@ -1,0 +1,1 @@
+"""The long-running edge: the daemon (APScheduler) and its systemd notifications."""

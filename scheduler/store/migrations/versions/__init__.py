@@ -1,0 +1,1 @@
+"""One module per revision, numbered 0001, 0002, ... in the order they apply."""

@@ -1,0 +1,119 @@
+"""The tables, as SQLModel classes. Only :mod:`scheduler.store` runs SQL against them,
+and only Alembic migrations (``scheduler/store/migrations/``) change their shape."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Index, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from scheduler.core.outcomes import State, Status
+
+__all__ = ["HeadsUp", "LedgerEntry", "Run", "State", "Status", "Subscriber", "UTCDateTime"]
+
+# Constraint names that later migrations can refer to (Alembic's batch mode on SQLite
+# recreates tables and needs them). Primary keys keep each database's own default name,
+# as release 0.1.0 made them; the tables below name their other constraints already.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (which keeps no zone)
+    and PostgreSQL (timestamptz) alike. A naive datetime is a bug: refuse it."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError(f"expected an aware datetime, got {value!r}")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _utc() -> Column[datetime]:
+    return Column(UTCDateTime(), nullable=False)
+
+
+class Subscriber(SQLModel, table=True):
+    __tablename__ = "subscriber"
+    __table_args__ = (Index("ix_subscriber_status_zone", "status", "timezone", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: the address as normalized by email-validator (domain lower-cased)
+    email: str
+    #: lower-cased address: one subscriber without regard to case
+    email_key: str = Field(unique=True, index=True)
+    name: str = ""
+    language: str
+    timezone: str
+    status: str = Field(default=Status.ACTIVE.value)
+    consent_at: datetime = Field(sa_column=_utc())
+    consent_source: str
+    created_at: datetime = Field(sa_column=_utc())
+    updated_at: datetime = Field(sa_column=_utc())
+
+
+class LedgerEntry(SQLModel, table=True):
+    __tablename__ = "ledger"
+    # The unique key is the only index: every claim inserts into each index and every
+    # answer rewrites the indexed state, so each extra index costs every send (BENCHMARKS.md,
+    # SendGrid delivery). Counts by state scan the unique key's (campaign, year, stage) prefix.
+    __table_args__ = (UniqueConstraint("campaign", "year", "stage", "subscriber_id", name="uq_ledger_entry"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign: str
+    year: int
+    stage: str
+    subscriber_id: int = Field(foreign_key="subscriber.id")
+    state: str
+    message_id: str | None = None
+    reason: str | None = None
+    run_id: str
+    transport: str
+    updated_at: datetime = Field(sa_column=_utc())
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "run"
+
+    id: str = Field(primary_key=True)
+    command: str
+    started_at: datetime = Field(sa_column=_utc())
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    summary: str = ""
+
+
+class HeadsUp(SQLModel, table=True):
+    """The organizers' heads-up (README: Operations): one row per campaign year, claimed
+    before it is sent so two daemons never both send it."""
+
+    __tablename__ = "heads_up"
+    __table_args__ = (UniqueConstraint("campaign", "year", name="uq_heads_up"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign: str
+    year: int
+    #: "claimed" while in flight, "sent" once the transport accepted it
+    state: str
+    recipients: str = ""
+    message_id: str | None = None
+    updated_at: datetime = Field(sa_column=_utc())

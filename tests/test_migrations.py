@@ -1,0 +1,402 @@
+"""Alembic owns the schema: a new database is made at the head revision with exactly the
+DDL release 0.1.0 made, a 0.1.0 database is refused until it is upgraded, the upgrade
+keeps every row and a backup, and neither the check on open nor two instances starting
+at once get in each other's way.
+
+Self-sufficient (no conftest fixtures): it must run while the rest of the package moves.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import secrets
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlmodel import SQLModel
+
+import scheduler.store.tables  # noqa: F401  (defines the tables on SQLModel.metadata)
+from scheduler.store import migrate
+from scheduler.store.base import StoreError, make_engine
+from scheduler.store.migrate import HEAD, SchemaAhead, SchemaBehind
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "subscribers-0.1.0.db"
+TABLES = ("subscriber", "ledger", "run", "heads_up")
+NOW = datetime(2028, 1, 20, 4, 0, tzinfo=UTC)
+PG_ENV = "ANNIVERSARY_TEST_POSTGRES_URL"
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+@contextmanager
+def _sqlite(path: Path) -> Iterator[sqlite3.Connection]:
+    """Plain sqlite3, closed afterwards; the committed fixture is opened immutable, so
+    not even a lock or journal file touches it."""
+    target = f"{path.as_uri()}?immutable=1" if path == FIXTURE else path.as_uri()
+    conn = sqlite3.connect(target, uri=True)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _ddl(path: Path) -> dict[str, str]:
+    """Every table's and index's DDL, whitespace normalized, alembic_version aside."""
+    with _sqlite(path) as conn:
+        rows = conn.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'index') AND sql IS NOT NULL"
+        ).fetchall()
+    return {f"{kind} {name}": " ".join(sql.split()) for kind, name, sql in rows if name != "alembic_version"}
+
+
+def _dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, read with plain sqlite3 (no SQLAlchemy type conversion)."""
+    with _sqlite(path) as conn:
+        return {table: conn.execute(f"SELECT * FROM {table} ORDER BY id").fetchall() for table in TABLES}
+
+
+@contextmanager
+def _engine(path: Path) -> Iterator[sa.Engine]:
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[sa.Engine]:
+    with _engine(tmp_path / "new.db") as engine:
+        yield engine
+
+
+@pytest.fixture
+def old(tmp_path: Path) -> Iterator[tuple[Path, sa.Engine]]:
+    """A copy of the 0.1.0 database: the committed file is never opened for writing."""
+    path = tmp_path / "subscribers-0.1.0.db"
+    shutil.copyfile(FIXTURE, path)
+    with _engine(path) as engine:
+        yield path, engine
+
+
+# --- SQLite --------------------------------------------------------------------------
+
+
+def test_head_is_the_scripts_head() -> None:
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    assert script.get_heads() == [HEAD]
+
+
+def test_a_new_database_gets_exactly_the_0_1_0_schema(tmp_path: Path, fresh: sa.Engine) -> None:
+    assert migrate.state(fresh) == "empty"
+    assert migrate.current_revision(fresh) is None
+
+    migrate.ensure_current(fresh)
+
+    assert migrate.state(fresh) == "current"
+    assert migrate.current_revision(fresh) == HEAD
+    made, expected = _ddl(tmp_path / "new.db"), _ddl(FIXTURE)
+    assert sorted(made) == sorted(expected)
+    for name, sql in expected.items():
+        assert made[name] == sql, name
+    assert not [p for p in tmp_path.iterdir() if ".backup-" in p.name], "a new database has nothing to back up"
+
+
+def test_the_tables_and_the_migrations_agree(fresh: sa.Engine) -> None:
+    """Autogenerate finds nothing to do at HEAD: a change to tables.py needs a migration."""
+    migrate.ensure_current(fresh)
+    with fresh.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def test_a_0_1_0_database_is_refused_then_upgraded_without_losing_a_row(
+    tmp_path: Path, old: tuple[Path, sa.Engine]
+) -> None:
+    path, engine = old
+    before = _dump(path)
+    assert {table: len(rows) for table, rows in before.items()} == {
+        "subscriber": 8,
+        "ledger": 19,
+        "run": 2,
+        "heads_up": 1,
+    }
+    assert migrate.state(engine) == "unversioned"
+    assert migrate.current_revision(engine) is None
+
+    with pytest.raises(SchemaBehind) as refused:
+        migrate.ensure_current(engine)
+    message = str(refused.value)
+    assert "anniversary db upgrade" in message
+    assert "0.1.0 (before migrations)" in message
+    assert "\n" not in message
+    assert refused.value.exit_code == 2
+    assert _dump(path) == before, "the refusal changed the database"
+
+    report = migrate.upgrade(engine, now=NOW)
+
+    backup = tmp_path / "subscribers-0.1.0.db.backup-20280120T040000Z-0.1.0"
+    assert report == migrate.UpgradeReport("0.1.0", HEAD, backup, changed=True)
+    assert sorted(p.name for p in tmp_path.iterdir() if ".backup-" in p.name) == [backup.name]
+    with _sqlite(backup) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    assert _dump(backup) == before
+    assert _ddl(backup) == _ddl(FIXTURE)
+
+    assert migrate.state(engine) == "current"
+    assert migrate.current_revision(engine) == HEAD
+    assert _dump(path) == before
+    assert _ddl(path) == _ddl(FIXTURE)
+    migrate.ensure_current(engine)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1, "the upgrade left foreign keys off"
+
+    again = migrate.upgrade(engine, now=datetime(2028, 1, 21, tzinfo=UTC))
+    assert again == migrate.UpgradeReport(HEAD, HEAD, None, changed=False)
+    assert sorted(p.name for p in tmp_path.iterdir() if ".backup-" in p.name) == [backup.name]
+
+
+def test_the_backup_goes_to_backup_dir(tmp_path: Path, old: tuple[Path, sa.Engine]) -> None:
+    _path, engine = old
+    folder = tmp_path / "backups"
+    report = migrate.upgrade(engine, backup_dir=folder, now=NOW)
+    assert report.backup == folder / "subscribers-0.1.0.db.backup-20280120T040000Z-0.1.0"
+    assert report.backup.is_file()
+
+
+LATER = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("subscriber", recreate="always") as batch:
+        batch.add_column(sa.Column("note", sa.String(), nullable=False, server_default=""))
+
+
+def downgrade():
+    with op.batch_alter_table("subscriber", recreate="always") as batch:
+        batch.drop_column("note")
+"""
+
+
+def test_a_later_migration_rebuilds_a_referenced_table_keeping_every_row(
+    tmp_path: Path, old: tuple[Path, sa.Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database at 0001 is "behind" a release with 0002; the upgrade rebuilds the
+    subscriber table the way SQLite needs (copy, drop, rename) without the drop taking
+    the ledger rows that refer to it, or failing on them."""
+    path, engine = old
+    migrate.upgrade(engine, now=NOW)
+    before = _dump(path)
+
+    scripts = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    (scripts / "versions" / "0002_note.py").write_text(LATER, encoding="utf-8")
+    monkeypatch.setattr(migrate, "MIGRATIONS", scripts)
+    monkeypatch.setattr(migrate, "HEAD", "0002")
+
+    assert migrate.state(engine) == "behind"
+    with pytest.raises(SchemaBehind, match=r"is at schema 0001, this release needs 0002"):
+        migrate.ensure_current(engine)
+
+    report = migrate.upgrade(engine, now=datetime(2028, 2, 1, tzinfo=UTC))
+
+    assert report.from_rev == "0001" and report.to_rev == "0002" and report.changed
+    assert report.backup == tmp_path / "subscribers-0.1.0.db.backup-20280201T000000Z-0001"
+    assert _dump(report.backup) == before
+    after = _dump(path)
+    assert after["subscriber"] == [(*row, "") for row in before["subscriber"]]
+    assert {t: after[t] for t in TABLES[1:]} == {t: before[t] for t in TABLES[1:]}
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    assert migrate.state(engine) == "current"
+
+
+def test_a_stranger_without_a_version_is_not_stamped(tmp_path: Path, fresh: sa.Engine) -> None:
+    with fresh.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE subscriber (id INTEGER PRIMARY KEY, email VARCHAR)")
+    assert migrate.state(fresh) == "unversioned"
+    with pytest.raises(StoreError, match="not a 0.1.0 database"):
+        migrate.upgrade(fresh, now=NOW)
+    assert migrate.current_revision(fresh) is None
+
+
+def test_the_check_on_open_reads_beside_a_writer(tmp_path: Path) -> None:
+    """A current database is checked without the write lock: a command that only reads
+    must not wait (up to the 60 s busy timeout) for a send that holds it."""
+    path = tmp_path / "current.db"
+    with _engine(path) as engine:
+        migrate.ensure_current(engine)
+
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO run (id, command, started_at, summary) VALUES ('w', 'send', '2028-01-01', '')")
+    errors: list[BaseException] = []
+    reports: list[migrate.UpgradeReport] = []
+    engine = make_engine(f"sqlite:///{path}")
+
+    def check() -> None:
+        try:
+            migrate.ensure_current(engine)
+            reports.append(migrate.upgrade(engine))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=check, daemon=True)
+    try:
+        started = time.monotonic()
+        thread.start()
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "ensure_current waited for the write lock"
+        assert not errors, errors
+        assert time.monotonic() - started < 10
+        assert reports == [migrate.UpgradeReport(HEAD, HEAD, None, changed=False)]
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        thread.join(timeout=70)
+        engine.dispose()
+
+
+def test_a_newer_database_is_refused(fresh: sa.Engine) -> None:
+    migrate.ensure_current(fresh)
+    with fresh.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    assert migrate.state(fresh) == "ahead"
+    assert migrate.current_revision(fresh) == "9999"
+    with pytest.raises(SchemaAhead) as refused:
+        migrate.ensure_current(fresh)
+    assert "9999" in str(refused.value) and HEAD in str(refused.value)
+    assert "\n" not in str(refused.value)
+    with pytest.raises(SchemaAhead):
+        migrate.upgrade(fresh)
+    assert migrate.current_revision(fresh) == "9999"
+
+
+def test_offline_sql_for_postgresql() -> None:
+    """``alembic ... upgrade head --sql``: env.py works without a database."""
+    config = migrate.alembic_config()
+    config.set_main_option("sqlalchemy.url", "postgresql://")
+    config.output_buffer = io.StringIO()
+    command.upgrade(config, "head", sql=True)
+    sql = config.output_buffer.getvalue()
+    assert "CREATE TABLE ledger" in sql
+    assert "CONSTRAINT uq_ledger_entry UNIQUE (campaign, year, stage, subscriber_id)" in sql
+    assert "FOREIGN KEY(subscriber_id) REFERENCES subscriber (id)" in sql
+    assert "fk_ledger" not in sql
+    assert f"INSERT INTO alembic_version (version_num) VALUES ('{HEAD}')" in sql
+
+
+# --- PostgreSQL ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A URL whose search_path is a schema of its own, dropped afterwards."""
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} is not set")
+    schema = f"mig_{secrets.token_hex(4)}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    url = sa.engine.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+def test_postgresql_new_database(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    try:
+        assert migrate.state(engine) == "empty"
+        report = migrate.upgrade(engine)
+        assert report == migrate.UpgradeReport(None, HEAD, None, changed=True)
+        assert migrate.state(engine) == "current"
+        migrate.ensure_current(engine)
+        with engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            assert set(inspector.get_table_names()) == {*TABLES, "alembic_version"}
+            # 0.1.0 left the key unnamed, so PostgreSQL named it; a new database matches.
+            assert [fk["name"] for fk in inspector.get_foreign_keys("ledger")] == ["ledger_subscriber_id_fkey"]
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, SQLModel.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def _upgrade_in_a_process(url: str, results: Any) -> None:
+    engine = make_engine(url)
+    try:
+        results.put(migrate.upgrade(engine).changed)
+    except BaseException as exc:
+        results.put(repr(exc))
+    finally:
+        engine.dispose()
+
+
+def test_postgresql_two_upgrades_at_once_migrate_once(pg_url: str) -> None:
+    """The test holds the advisory lock until both processes wait for it, so both have
+    seen an empty schema: without the lock both would create the tables."""
+    lock = sa.text("SELECT pg_advisory_lock(:k)"), {"k": migrate.PG_LOCK_KEY}
+    waiting = (
+        sa.text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND classid::bigint = :hi AND objid::bigint = :lo"
+        ),
+        {"hi": migrate.PG_LOCK_KEY >> 32, "lo": migrate.PG_LOCK_KEY & 0xFFFFFFFF},
+    )
+    spawn = multiprocessing.get_context("spawn")
+    results = spawn.Queue()
+    holder = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    engine = make_engine(pg_url)
+    workers = [spawn.Process(target=_upgrade_in_a_process, args=(pg_url, results)) for _ in range(2)]
+    try:
+        with holder.connect() as conn:
+            conn.execute(*lock)
+            for worker in workers:
+                worker.start()
+            deadline = time.monotonic() + 30
+            while conn.execute(*waiting).scalar() != 2:
+                assert time.monotonic() < deadline, "the upgrades did not wait for the advisory lock"
+                assert all(w.is_alive() for w in workers), "an upgrade ended without waiting for the lock"
+                time.sleep(0.05)
+            assert migrate.state(engine) == "empty"
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": migrate.PG_LOCK_KEY})
+        outcomes = [results.get(timeout=30) for _ in workers]
+        assert sorted(outcomes, key=str) == [False, True], outcomes
+        assert migrate.state(engine) == "current"
+    finally:
+        for worker in workers:
+            worker.join(timeout=30)
+            if worker.is_alive():
+                worker.kill()
+        engine.dispose()
+        holder.dispose()
