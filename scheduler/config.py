@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from scheduler.core.dates import LeapDayRule, resolve_year
+from scheduler.core.timing import QuietHours, parse_duration
 from scheduler.core.values import check_language, check_zone, normalize_email
 from scheduler.errors import ConfigError, UnknownCampaign, UnknownStage, UsageError
 from scheduler.transports import REGISTRY
@@ -88,15 +89,58 @@ TransportConfig: Any = create_model(  # type: ignore[call-overload]
 )
 
 
+def _duration(value: Any) -> Any:
+    return parse_duration(value) if isinstance(value, str) else value
+
+
 class StageConfig(_Strict):
+    """One message of a campaign year. It goes out either at ``send_time`` on each
+    subscriber's clock, ``days_before`` days before the event, or ``send_before_silence``
+    before the minute of silence, kept out of quiet hours (README: Time)."""
+
     id: Annotated[str, Field(pattern=_SLUG)]
-    days_before: Annotated[int, Field(ge=0, le=366)]
-    send_time: time
+    days_before: Annotated[int, Field(ge=0, le=366)] = 0
+    send_time: time | None = None
+    send_before_silence: timedelta | None = None
+    #: [start, end) on the subscriber's clock; the campaign's when not set here
+    quiet_hours: tuple[time, time] | None = None
+    min_lead: timedelta = timedelta(hours=1)
+    #: never send after the local minute of silence (default: for silence-timed stages)
+    not_after_silence: bool | None = None
+
+    _durations = field_validator("send_before_silence", "min_lead", mode="before")(
+        classmethod(lambda cls, v: _duration(v))
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _timing(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if ("send_time" in data) == ("send_before_silence" in data):
+            raise ValueError('needs exactly one of send_time (a wall-clock time) or send_before_silence (e.g. "4h")')
+        if "send_time" in data and "days_before" not in data:
+            raise ValueError("days_before is required beside send_time")
+        if "send_before_silence" in data and data.get("days_before", 0) != 0:
+            raise ValueError(
+                f"days_before must be 0 beside send_before_silence: the silence is on the event's day "
+                f"(got {data['days_before']!r})"
+            )
+        return data
+
+    @property
+    def timed_from_silence(self) -> bool:
+        return self.send_before_silence is not None
+
+    @property
+    def skips_after_silence(self) -> bool:
+        return self.timed_from_silence if self.not_after_silence is None else self.not_after_silence
 
 
 class CampaignConfig(_Strict):
     id: Annotated[str, Field(pattern=_SLUG)]
-    title: Annotated[str, Field(min_length=1)]
+    #: one title, or a table by language (the first language's is the fallback)
+    title: Annotated[str, Field(min_length=1)] | dict[str, Annotated[str, Field(min_length=1)]]
     event_date: date
     timezone: str
     silence_time: time
@@ -104,6 +148,8 @@ class CampaignConfig(_Strict):
     templates: Path
     late_cutoff_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 12
     leap_day: LeapDayRule = "feb28"
+    #: the default quiet hours of silence-timed stages, on each subscriber's clock
+    quiet_hours: tuple[time, time] | None = None
     stage: Annotated[list[StageConfig], Field(min_length=1)]
 
     _zone = field_validator("timezone")(classmethod(lambda cls, v: check_zone(v)))
@@ -140,7 +186,27 @@ class CampaignConfig(_Strict):
         ids = [s.id for s in self.stage]
         if len(set(ids)) != len(ids):
             raise ValueError(f"stage ids must be unique (got {ids!r})")
+        if isinstance(self.title, dict):
+            unknown = sorted(set(self.title) - set(self.languages))
+            if unknown or self.languages[0] not in self.title:
+                raise ValueError(
+                    f"title: a table of titles needs the first language {self.languages[0]!r} and only the "
+                    f"campaign's languages ({', '.join(self.languages)}); got {', '.join(sorted(self.title))}"
+                )
         return self
+
+    def title_in(self, language: str) -> str:
+        """The campaign's title in ``language``, else in its first language."""
+        if isinstance(self.title, str):
+            return self.title
+        return self.title.get(language) or self.title[self.languages[0]]
+
+    def quiet_for(self, stage: StageConfig) -> QuietHours | None:
+        """A silence-timed stage's quiet hours: its own, else the campaign's."""
+        if not stage.timed_from_silence:
+            return None
+        pair = stage.quiet_hours or self.quiet_hours
+        return QuietHours(*pair) if pair else None
 
     def get_stage(self, stage_id: str) -> StageConfig:
         for stage in self.stage:
@@ -188,6 +254,17 @@ class Config(_Strict):
 
     def campaign_templates(self, campaign: CampaignConfig) -> Path:
         return self.base_dir / campaign.templates
+
+    def for_demo(self, folder: Path) -> Config:
+        """This config with its own SQLite file and the outbox transport, both in
+        ``folder``: the demo never touches the configured database or transport."""
+        folder = (self.base_dir / folder).resolve()
+        return self.model_copy(
+            update={
+                "database": DatabaseConfig(url=f"sqlite:///{folder / 'subscribers.db'}"),
+                "transport": self.transport.model_copy(update={"kind": "outbox", "outbox_dir": folder / "outbox"}),
+            }
+        )
 
     @property
     def outbox_dir(self) -> Path:

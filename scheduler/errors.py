@@ -46,11 +46,13 @@ class MissingSecret(ConfigError):
 
 
 class TransportError(SchedulerError):
-    """A transport could not deliver; ``fatal`` stops the whole run (e.g. a wrong API key)."""
+    """A transport could not deliver; ``fatal`` stops the whole run (a refused key, an
+    unreachable server, a full disk) and exits 3 (README: Troubleshooting, exit codes)."""
 
     def __init__(self, message: str, *, fatal: bool = False) -> None:
         super().__init__(message)
         self.fatal = fatal
+        self.exit_code = 3 if fatal else 1
 
 
 class UnsupportedFeature(TransportError):

@@ -26,7 +26,7 @@ def test_shipped_config_loads_and_resolves_paths_against_its_folder(project: Pro
             "late_cutoff_hours = 12",
             "late_cutof_hours = 12",
             "campaign[0].late_cutof_hours: unknown key; allowed here: id, title, event_date, timezone, "
-            "silence_time, languages, templates, late_cutoff_hours, leap_day, stage",
+            "silence_time, languages, templates, late_cutoff_hours, leap_day, quiet_hours, stage",
         ),
         (
             'timezone = "Asia/Baku"',

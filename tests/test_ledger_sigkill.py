@@ -30,6 +30,7 @@ def _start(project: Project) -> subprocess.Popen[bytes]:
             "day-of",
             "--year",
             "2027",
+            "--yes",
             "--config",
             str(project.config),
         ],

@@ -64,10 +64,72 @@ def test_russian_takes_gender_and_case_by_rule_set_name() -> None:
 
 
 def test_rule_set_the_language_lacks_is_a_clear_error() -> None:
-    with pytest.raises(
-        TemplateProblem, match="language 'en' has no CLDR rule set 'spellout-ordinal-feminine'; it has:"
-    ):
+    with pytest.raises(TemplateProblem) as raised:
         spellout_ordinal(3, "en", "spellout-ordinal-feminine")
+    assert str(raised.value) == (
+        "language 'en' has no CLDR rule set 'spellout-ordinal-feminine';"
+        " did you mean: spellout-ordinal, spellout-ordinal-verbose, spellout-cardinal-verbose?"
+    )
+
+
+def test_a_misspelled_rule_set_names_the_three_closest_of_russians_75() -> None:
+    with pytest.raises(TemplateProblem) as raised:
+        ordinal(37, "ru", "digits-ordinal-masc")
+    assert str(raised.value) == (
+        "language 'ru' has no CLDR rule set 'digits-ordinal-masc';"
+        " did you mean: digits-ordinal-masculine, digits-ordinal, digits-ordinal-plural?"
+    )
+
+
+# The ordinal suffix takes the harmony of the last vowel of the spoken number.
+AZ_HARMONY = {"a": "cı", "ı": "cı", "e": "ci", "ə": "ci", "i": "ci", "o": "cu", "u": "cu", "ö": "cü", "ü": "cü"}
+TR_HARMONY = {"a": "ı", "ı": "ı", "e": "i", "i": "i", "o": "u", "u": "u", "ö": "ü", "ü": "ü"}
+
+
+def _last_vowel(word: str, vowels: dict[str, str]) -> str:
+    return next(ch for ch in reversed(word) if ch in vowels)
+
+
+@pytest.mark.parametrize("n", range(1, 201))
+def test_azerbaijani_digit_ordinal_follows_the_last_vowel_of_the_cardinal(n: int) -> None:
+    cardinal = spellout(n, "az")
+    assert ordinal(n, "az") == f"{n}-{AZ_HARMONY[_last_vowel(cardinal, AZ_HARMONY)]}", cardinal
+
+
+@pytest.mark.parametrize(
+    ("n", "expected"),
+    [
+        (1, "1-ci"),
+        (2, "2-ci"),
+        (3, "3-cü"),
+        (4, "4-cü"),
+        (6, "6-cı"),
+        (9, "9-cu"),
+        (10, "10-cu"),
+        (30, "30-cu"),
+        (37, "37-ci"),
+        (40, "40-cı"),
+        (50, "50-ci"),
+        (60, "60-cı"),
+        (70, "70-ci"),
+        (80, "80-ci"),
+        (90, "90-cı"),
+        (100, "100-cü"),
+        (170, "170-ci"),
+        (180, "180-ci"),
+    ],
+)
+def test_azerbaijani_digit_ordinals(n: int, expected: str) -> None:
+    assert ordinal(n, "az") == expected
+
+
+@pytest.mark.parametrize("n", range(1, 201))
+def test_turkish_digit_ordinal_follows_the_last_vowel_of_the_cardinal(n: int) -> None:
+    # After a vowel "nci" ("yedi" -> 7'nci), after a consonant "inci" ("dört" -> 4'üncü).
+    cardinal = spellout(n, "tr")
+    h = TR_HARMONY[_last_vowel(cardinal, TR_HARMONY)]
+    suffix = ("" if cardinal[-1] in TR_HARMONY else h) + "nc" + h
+    assert ordinal(n, "tr") == f"{n}'{suffix}", cardinal
 
 
 def test_region_subtag_uses_the_base_language() -> None:

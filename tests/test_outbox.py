@@ -16,7 +16,7 @@ def _parse(path: Path) -> EmailMessage:
 
 def _send(run, project: Project, rows: str, stage: str = "reminder") -> list[EmailMessage]:
     run("subscribers", "import", str(project.write_csv(rows)))
-    result = run("send", "black-january", stage, "--year", "2027")
+    result = run("send", "black-january", stage, "--year", "2027", "--yes")
     assert result.exit_code == 0, result.stderr
     return [_parse(p) for p in project.emls()]
 
@@ -61,7 +61,7 @@ def test_name_with_crlf_never_adds_a_header(run, project: Project) -> None:
         'email,name,language,timezone\nx@example.com,"Eve\r\nBcc: victim@example.com",en,UTC\n', encoding="utf-8"
     )
     run("subscribers", "import", str(path))
-    run("send", "black-january", "reminder", "--year", "2027")
+    run("send", "black-january", "reminder", "--year", "2027", "--yes")
     (eml,) = project.emls()
     msg = _parse(eml)
     assert msg["Bcc"] is None

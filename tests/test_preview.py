@@ -9,9 +9,11 @@ def test_preview_prints_subject_and_text(run) -> None:
     result = run("preview", "black-january", "day-of", "--year", "2027", "--timezone", "America/Los_Angeles")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0] == "Subject: Today we remember Black January: the 37th anniversary"
+    assert lines[0] == "Subject: A minute of silence tonight at midnight: the 37th anniversary of Black January"
     assert lines[1] == ""
-    assert "Your time: 12:00\u202fAM, Wednesday, January 20, 2027 (Pacific Standard Time)" in result.stdout
+    assert "Your time: midnight, Wednesday, January 20, 2027 (Pacific Standard Time)" in result.stdout
+    assert "join us in a minute of silence tonight at midnight, your time" in result.stdout
+    assert "already passed" not in result.stdout
     assert "1 Example St, Washington, DC 20001, USA" in result.stdout
 
 

@@ -31,22 +31,29 @@ def test_nothing_due_does_nothing(run, project: Project) -> None:
 def test_reminder_goes_at_ten_local_in_each_zone(run, project: Project) -> None:
     _import(run, project)
     assert run("run-due", "--now", "2027-01-13T05:59:00Z").stdout == "nothing due\n"
-    assert run("run-due", "--now", "2027-01-13T06:00:00Z").stdout == "black-january 2027 reminder: sent 1\n"
+    assert run("run-due", "--now", "2027-01-13T06:00:00Z").stdout == "black-january 2027 reminder (Asia/Baku): sent 1\n"
     assert [(e, s) for e, s, _, _ in _ledger(project)] == [("baku@example.com", "reminder")]
     # 10:00 in Los Angeles is 18:00 UTC.
     assert run("run-due", "--now", "2027-01-13T17:59:00Z").stdout == "nothing due\n"
-    assert run("run-due", "--now", "2027-01-13T18:00:00Z").stdout == "black-january 2027 reminder: sent 1\n"
+    assert (
+        run("run-due", "--now", "2027-01-13T18:00:00Z").stdout
+        == "black-january 2027 reminder (America/Los_Angeles): sent 1\n"
+    )
     assert run("run-due", "--now", "2027-01-13T18:01:00Z").stdout == "nothing due\n"
     assert len(project.emls()) == 2
 
 
-def test_day_of_in_los_angeles_comes_twelve_hours_after_baku(run, project: Project) -> None:
+def test_day_of_reaches_baku_and_los_angeles_four_hours_before_the_one_silence(run, project: Project) -> None:
+    """12:00 in Baku is midnight in Los Angeles: the call goes to both at 04:00 UTC,
+    08:00 in Baku and 20:00 the evening before in Los Angeles."""
     _import(run, project)
     run("run-due", "--now", "2027-01-13T06:00:00Z")  # Baku's reminder
     run("run-due", "--now", "2027-01-13T18:00:00Z")  # Los Angeles's
-    assert run("run-due", "--now", "2027-01-20T04:00:00Z").stdout == "black-january 2027 day-of: sent 1\n"
-    assert run("run-due", "--now", "2027-01-20T15:59:00Z").stdout == "nothing due\n"
-    assert run("run-due", "--now", "2027-01-20T16:00:00Z").stdout == "black-january 2027 day-of: sent 1\n"
+    assert run("run-due", "--now", "2027-01-20T03:59:00Z").stdout == "nothing due\n"
+    assert (
+        run("run-due", "--now", "2027-01-20T04:00:00Z").stdout
+        == "black-january 2027 day-of (America/Los_Angeles, Asia/Baku): sent 2\n"
+    )
     states = {(e, s): st for e, s, st, _ in _ledger(project)}
     assert set(states.values()) == {"sent"} and len(states) == 4
 
@@ -56,9 +63,9 @@ def test_past_the_late_cutoff_is_skipped_with_why(run, project: Project) -> None
     # The daemon was down from before the reminder until the day-of: the reminder is not sent late.
     result = run("run-due", "--now", "2027-01-20T04:00:00Z")
     assert result.stdout.splitlines() == [
-        "black-january 2027 reminder: skipped 1",
-        "black-january 2027 reminder: skipped 1",
-        "black-january 2027 day-of: sent 1",
+        "black-january 2027 reminder (Asia/Baku): skipped 1",
+        "black-january 2027 reminder (America/Los_Angeles): skipped 1",
+        "black-january 2027 day-of (America/Los_Angeles, Asia/Baku): sent 2",
     ]
     rows = {(e, s): (st, why) for e, s, st, why in _ledger(project)}
     assert rows[("baku@example.com", "reminder")] == (
@@ -66,14 +73,14 @@ def test_past_the_late_cutoff_is_skipped_with_why(run, project: Project) -> None
         "past the late cutoff: due 2027-01-13 10:00 Asia/Baku, not sent by 12 h later",
     )
     assert rows[("la@example.com", "reminder")][0] == "skipped"
-    assert len(project.emls()) == 1
+    assert len(project.emls()) == 2
     # Idempotent: a second call records nothing new and sends nothing.
     assert run("run-due", "--now", "2027-01-20T04:01:00Z").stdout == "nothing due\n"
 
 
 def test_within_the_cutoff_a_late_start_still_sends(run, project: Project) -> None:
     _import(run, project)
-    assert run("run-due", "--now", "2027-01-13T17:00:00Z").stdout == "black-january 2027 reminder: sent 1\n"
+    assert run("run-due", "--now", "2027-01-13T17:00:00Z").stdout == "black-january 2027 reminder (Asia/Baku): sent 1\n"
     assert [e for e, *_ in _ledger(project)] == ["baku@example.com"]
 
 
@@ -107,9 +114,10 @@ def test_stages_straddle_spring_forward(run, project: Project) -> None:
     _second_campaign(project, "2000-03-30")
     run("subscribers", "import", str(project.write_csv("berlin@example.com,B,en,Europe/Berlin\n")))
     assert run("run-due", "--now", "2027-03-23T08:59:00Z").stdout == "nothing due\n"
-    assert run("run-due", "--now", "2027-03-23T09:00:00Z").stdout == "second 2027 reminder: sent 1\n"
+    assert run("run-due", "--now", "2027-03-23T09:00:00Z").stdout == "second 2027 reminder (Europe/Berlin): sent 1\n"
     assert run("run-due", "--now", "2027-03-30T05:59:00Z").stdout == "nothing due\n"
-    assert run("run-due", "--now", "2027-03-30T06:00:00Z").stdout == "second 2027 day-of: sent 1\n"
+    # Four hours before 12:00 CEST, on the first day of summer time.
+    assert run("run-due", "--now", "2027-03-30T06:00:00Z").stdout == "second 2027 day-of (Europe/Berlin): sent 1\n"
 
 
 def test_leap_day_event_in_a_common_year_is_kept_on_28_february(run, project: Project) -> None:
@@ -117,7 +125,7 @@ def test_leap_day_event_in_a_common_year_is_kept_on_28_february(run, project: Pr
     run("subscribers", "import", str(project.write_csv("berlin@example.com,B,en,Europe/Berlin\n")))
     # (Black January 2027 and this campaign's reminder were missed long ago: skipped.)
     assert "second 2027 day-of" not in run("run-due", "--now", "2027-02-28T06:59:00Z").stdout
-    assert run("run-due", "--now", "2027-02-28T07:00:00Z").stdout == "second 2027 day-of: sent 1\n"
+    assert run("run-due", "--now", "2027-02-28T07:00:00Z").stdout == "second 2027 day-of (Europe/Berlin): sent 1\n"
     preview = run("preview", "second", "day-of", "--year", "2027", "--timezone", "Europe/Berlin").stdout
     assert "31st" in preview and "February 28, 2027" in preview
     preview = run("preview", "second", "day-of", "--year", "2028").stdout
@@ -126,9 +134,12 @@ def test_leap_day_event_in_a_common_year_is_kept_on_28_february(run, project: Pr
 
 def test_second_send_sends_nothing_new(run, project: Project) -> None:
     _import(run, project)
-    assert run("send", "black-january", "reminder", "--year", "2027").stdout == "black-january 2027 reminder: sent 2\n"
     assert (
-        run("send", "black-january", "reminder", "--year", "2027").stdout
+        run("send", "black-january", "reminder", "--year", "2027", "--yes").stdout
+        == "black-january 2027 reminder: sent 2\n"
+    )
+    assert (
+        run("send", "black-january", "reminder", "--year", "2027", "--yes").stdout
         == "black-january 2027 reminder: nothing to send\n"
     )
     assert len(project.emls()) == 2
@@ -141,11 +152,25 @@ def test_dry_run_writes_nothing(run, project: Project) -> None:
     assert project.emls() == [] and _ledger(project) == []
 
 
-def test_status_shows_next_send_and_counts(run, project: Project) -> None:
+def test_status_shows_done_stages_and_why_entries_were_skipped(run, project: Project) -> None:
     _import(run, project)
     run("run-due", "--now", "2027-01-20T04:00:00Z")
     out = run("status", "--year", "2027").stdout.splitlines()
-    assert out[0] == "black-january 2027: the 37th anniversary"
-    assert out[1].startswith("  reminder: ")
-    assert out[1].endswith("sent 0, failed 0, skipped 2, unknown 0, not yet 0")
-    assert out[2].endswith("sent 1, failed 0, skipped 0, unknown 0, not yet 1")
+    assert out[:6] == [
+        "black-january 2027: the 37th anniversary",
+        "  reminder: done; sent 0, failed 0, skipped 2, unknown 0, not yet 0",
+        "    skipped 1: past the late cutoff: due 2027-01-13 10:00 America/Los_Angeles, not sent by 12 h later",
+        "    skipped 1: past the late cutoff: due 2027-01-13 10:00 Asia/Baku, not sent by 12 h later",
+        "  day-of: done; sent 2, failed 0, skipped 0, unknown 0, not yet 0",
+        "plan (per stage and zone; the daemon wakes at each):",
+    ]
+    assert "DUE NOW" not in "\n".join(out), "a zone already sent is never due"
+    day_of = [line for line in out if line.startswith("      ") and "2027-01-20 04:00 UTC" in line]
+    assert len(day_of) == 2 and all(" done " in line for line in day_of)
+
+
+def test_status_of_a_year_shows_that_years_plan(run, project: Project) -> None:
+    _import(run, project)
+    out = run("status", "--year", "2030").stdout
+    assert "black-january 2030: the 40th anniversary" in out
+    assert "  black-january 2030 (event zone Asia/Baku" in out and "2030-01-20 04:00 UTC" in out

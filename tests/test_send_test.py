@@ -83,7 +83,8 @@ def test_refused_key_is_one_error_line(tmp_path: Path, sink: Sink) -> None:
     sink.faults = [Fault(403, body={"errors": [{"message": "access forbidden"}]})]
     cfg = make_config(tmp_path, f'[transport.sendgrid]\nhost = "{sink.url}"')
     code, out = invoke(cfg.path, "black-january", "day-of", "--to", "x@example.org")
-    assert code == 1 and out.count("Error:") == 1 and "403 access forbidden" in out and API_KEY not in out
+    # A refused key stops the run: exit 3 (README: Troubleshooting, exit codes).
+    assert code == 3 and out.count("Error:") == 1 and "403 access forbidden" in out and API_KEY not in out
 
 
 def test_rejected_test_message_says_why(tmp_path: Path, sink: Sink) -> None:

@@ -216,17 +216,20 @@ def test_connection_dropped_after_202_is_unknown(tmp_path: Path, sink: Sink) -> 
     assert_each_once(store, sink, 12)
 
 
-def test_unreachable_host_is_retried_then_failed(tmp_path: Path) -> None:
+def test_unreachable_host_is_retried_then_stops_the_run_giving_claims_back(tmp_path: Path) -> None:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cfg, store, transport, clock = world(tmp_path, f"http://127.0.0.1:{port}", 3)
-    result = send(cfg, store, transport)
-    assert result.counts == {"failed": 3} and len(clock.sleeps) == 2 * 3
-    reasons = {e["reason"] for e in store.entries(CAMPAIGN, YEAR, STAGE)}
-    assert all("could not reach SendGrid" in r and "3 attempts" in r for r in reasons)
+    with pytest.raises(TransportError) as caught:
+        send(cfg, store, transport)
+    assert caught.value.fatal and caught.value.exit_code == 3
+    assert "could not reach SendGrid" in str(caught.value) and "3 attempts" in str(caught.value)
+    assert len(clock.sleeps) == 2, "one batch retried, then the run stopped"
+    # Nobody was failed one by one: every claim was given back for the next run.
+    assert store.entries(CAMPAIGN, YEAR, STAGE) == [] and store.count_unsent(CAMPAIGN, YEAR, STAGE) == 3
 
 
 @pytest.mark.parametrize("code", [401, 403])
@@ -246,8 +249,8 @@ def test_wrong_key_stops_the_run_at_once(tmp_path: Path, sink: Sink, code: int) 
 def test_wrong_key_through_the_cli_is_one_error_line(tmp_path: Path, sink: Sink) -> None:
     cfg, store, _, _ = world(tmp_path, sink.url, 5)
     sink.faults = [Fault(401, body={"errors": [{"message": "The provided authorization grant is invalid"}]})]
-    res = CliRunner().invoke(cli, ["send", CAMPAIGN, STAGE, "--year", str(YEAR), "--config", str(cfg.path)])
-    assert res.exit_code == 1
+    res = CliRunner().invoke(cli, ["send", CAMPAIGN, STAGE, "--year", str(YEAR), "--yes", "--config", str(cfg.path)])
+    assert res.exit_code == 3, "a fatal transport error stopped the run"
     errors = [line for line in res.output.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "401" in errors[0] and "SENDGRID_API_KEY" in errors[0]
     assert API_KEY not in res.output and ledger_states(store) == {}
@@ -258,7 +261,7 @@ def test_missing_key_is_a_config_error(tmp_path: Path, sink: Sink, monkeypatch: 
     cfg = make_config(tmp_path, f'[transport.sendgrid]\nhost = "{sink.url}"')
     with pytest.raises(MissingSecret):
         SendgridTransport(cfg.transport.sendgrid)
-    res = CliRunner().invoke(cli, ["send", CAMPAIGN, STAGE, "--year", str(YEAR), "--config", str(cfg.path)])
+    res = CliRunner().invoke(cli, ["send", CAMPAIGN, STAGE, "--year", str(YEAR), "--yes", "--config", str(cfg.path)])
     assert res.exit_code == 2 and res.output.startswith("Error: environment variable SENDGRID_API_KEY is not set")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+from pathlib import Path
 
 from conftest import Project
 from hypothesis import HealthCheck, given, settings
@@ -25,11 +26,26 @@ def test_add_then_count(run, project: Project) -> None:
     assert row == ("Ana@example.com", "active", "cli")
 
 
-def test_email_is_unique_without_regard_to_case(run) -> None:
-    run("subscribers", "add", "Ana@Example.com", "--timezone", "Asia/Baku")
-    result = run("subscribers", "add", "ana@example.com", "--timezone", "Asia/Baku")
-    assert result.stdout == "ana@example.com: unchanged\n"
+def test_email_is_unique_without_regard_to_case(run, project: Project) -> None:
+    assert run("subscribers", "add", "ana@example.com", "--timezone", "Asia/Baku").stdout == "ana@example.com: added\n"
+    # The address as stored, not as typed: that is the spelling `remove` and `list` show.
+    result = run("subscribers", "add", "ANA@Example.COM", "--timezone", "Asia/Baku")
+    assert (result.exit_code, result.stdout) == (0, "ana@example.com: unchanged\n")
+    result = run("subscribers", "add", "ANA@Example.COM", "--name", "Ana", "--timezone", "Asia/Baku")
+    assert (result.exit_code, result.stdout) == (0, "ana@example.com: updated\n")
     assert "total\t1" in run("subscribers", "count").stdout
+    assert _db(project).execute("select email, name from subscriber").fetchall() == [("ana@example.com", "Ana")]
+
+
+def test_add_never_changes_status_or_consent(run, project: Project) -> None:
+    run("subscribers", "add", "ana@example.com", "--timezone", "Asia/Baku")
+    # As the unsubscribe page would: status changes only through its own path.
+    with _db(project) as db:
+        db.execute("update subscriber set status = 'unsubscribed'")
+    before = _db(project).execute("select status, consent_at, consent_source from subscriber").fetchone()
+    result = run("subscribers", "add", "Ana@example.com", "--name", "Ana", "--timezone", "Europe/Berlin")
+    assert (result.exit_code, result.stdout) == (0, "ana@example.com: updated\n")
+    assert _db(project).execute("select status, consent_at, consent_source from subscriber").fetchone() == before
 
 
 def test_add_rejects_bad_zone_and_email(run) -> None:
@@ -81,6 +97,89 @@ def test_reimport_changes_nothing_and_updates_what_changed(run, project: Project
         .fetchone()
     )
     assert row == ("Bə", "ru", "Europe/Moscow")
+
+
+CONSENT_HEADER = "email,name,language,timezone,status,consent_at,consent_source\n"
+
+
+def _consent_csv(project: Project, rows: str, name: str = "consent.csv") -> Path:
+    path = project.root / name
+    path.write_text(CONSENT_HEADER + rows, encoding="utf-8")
+    return path
+
+
+def _consent(project: Project) -> dict[str, tuple[str, str, str]]:
+    rows = _db(project).execute("select email, status, consent_at, consent_source from subscriber order by id")
+    return {email: (status, at, source) for email, status, at, source in rows}
+
+
+def test_import_takes_status_and_consent_for_new_subscribers(run, project: Project) -> None:
+    path = _consent_csv(
+        project,
+        "a@example.com,A,en,UTC,unsubscribed,2021-03-04T05:06:07.891011+00:00,web\n"
+        "b@example.com,B,en,UTC,Bounced,2022-01-01T12:00:00+04:00,import\n"
+        "c@example.com,C,en,UTC,pending,2023-06-30T23:59:59Z,sign-up form\n"
+        "d@example.com,D,en,UTC,,,\n",
+    )
+    result = run("subscribers", "import", str(path))
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "4 added, 0 updated, 0 unchanged, 0 rejected\n", "")
+    got = _consent(project)
+    # Times are kept as the instant they name, in UTC; empty cells take today's defaults.
+    assert {k: v for k, v in got.items() if k != "d@example.com"} == {
+        "a@example.com": ("unsubscribed", "2021-03-04 05:06:07.891011", "web"),
+        "b@example.com": ("bounced", "2022-01-01 08:00:00.000000", "import"),
+        "c@example.com": ("pending", "2023-06-30 23:59:59.000000", "sign-up form"),
+    }
+    status, _, source = got["d@example.com"]
+    assert (status, source) == ("active", "import")
+    assert "active\t1\nunsubscribed\t1\nbounced\t1" in run("subscribers", "count").stdout
+
+
+def test_import_reports_bad_status_and_consent_with_their_line(run, project: Project) -> None:
+    path = _consent_csv(
+        project,
+        "a@example.com,A,en,UTC,gone,,\n"
+        "b@example.com,B,en,UTC,active,2022-01-01T12:00:00,\n"
+        "c@example.com,C,en,UTC,active,yesterday,\n"
+        "d@example.com,D,en,UTC,active,2022-01-01,\n"
+        "e@example.com,E,en,UTC,active,2022-01-01T12:00:00+00:00,web\n",
+    )
+    result = run("subscribers", "import", str(path))
+    assert (result.exit_code, result.stdout) == (1, "1 added, 0 updated, 0 unchanged, 4 rejected\n")
+    wanted = "must be an ISO 8601 time with a UTC offset such as 2024-05-01T09:30:00+00:00"
+    assert result.stderr.splitlines() == [
+        f"Error: {path}:2: status must be one of pending, active, unsubscribed, bounced (got 'gone')",
+        f"Error: {path}:3: consent_at {wanted} (got '2022-01-01T12:00:00')",
+        f"Error: {path}:4: consent_at {wanted} (got 'yesterday')",
+        f"Error: {path}:5: consent_at {wanted} (got '2022-01-01')",
+    ]
+    assert _consent(project) == {"e@example.com": ("active", "2022-01-01 12:00:00.000000", "web")}
+
+
+def test_import_never_changes_an_existing_subscribers_status(run, project: Project) -> None:
+    path = project.write_csv("a@example.com,A,en,UTC\nb@example.com,B,en,UTC\nc@example.com,C,en,UTC\n")
+    run("subscribers", "import", str(path))
+    # As the unsubscribe page and the bounce handler would.
+    with _db(project) as db:
+        db.execute("update subscriber set status = 'unsubscribed' where email_key = 'a@example.com'")
+        db.execute("update subscriber set status = 'bounced' where email_key = 'b@example.com'")
+    before = _consent(project)
+    path = _consent_csv(
+        project,
+        "A@example.com,A,en,UTC,active,2030-01-01T00:00:00+00:00,web\n"
+        "b@example.com,Bea,az,Asia/Baku,active,,\n"
+        "c@example.com,C,en,UTC,unsubscribed,,\n",
+    )
+    result = run("subscribers", "import", str(path))
+    assert (result.exit_code, result.stdout) == (0, "0 added, 1 updated, 2 unchanged, 0 rejected\n")
+    assert _consent(project) == before
+    assert _db(project).execute("select name, language, timezone from subscriber where id = 2").fetchone() == (
+        "Bea",
+        "az",
+        "Asia/Baku",
+    )
+    assert run("subscribers", "import", str(path)).stdout == "0 added, 0 updated, 3 unchanged, 0 rejected\n"
+    assert _consent(project) == before
 
 
 def test_import_ignores_extra_columns_and_needs_the_header(run, project: Project) -> None:

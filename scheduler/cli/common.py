@@ -5,10 +5,11 @@ the clock."""
 from __future__ import annotations
 
 import gc
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -103,6 +104,27 @@ def sending() -> Iterator[Progress]:
         gc.unfreeze()
 
 
+#: a --now further than this from the real clock is a pretend clock
+PRETEND_AFTER = timedelta(minutes=1)
+
+
+def describe_gap(gap: timedelta) -> str:
+    seconds = abs(gap.total_seconds())
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.0f} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:.0f} hours"
+    return f"{seconds / 60:.0f} minutes"
+
+
+def finish(results: list[RunCounts]) -> None:
+    """Print a run's counts; exit 1 when any entry failed, so cron and systemd see it
+    (README: Troubleshooting, exit codes)."""
+    print_counts(results)
+    if any(r.counts.get("failed") for r in results):
+        sys.exit(1)
+
+
 def print_counts(results: list[RunCounts]) -> None:
     """A table of ledger states on a terminal; one plain line per stage otherwise, for
     scripts and cron mail."""
@@ -114,3 +136,12 @@ def print_counts(results: list[RunCounts]) -> None:
         return
     for r in results:
         click.echo(r.describe() + (f" ({r.stopped})" if r.stopped else ""))
+
+
+def reset_demo(config: Config) -> None:
+    """Start the demo afresh: its own SQLite file and outbox, nothing else."""
+    db = Path(config.database_url.removeprefix("sqlite:///"))
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        path.unlink(missing_ok=True)
+    shutil.rmtree(config.outbox_dir, ignore_errors=True)
+    db.parent.mkdir(parents=True, exist_ok=True)

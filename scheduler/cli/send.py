@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
 
 from scheduler.cli.common import (
+    PRETEND_AFTER,
     config_option,
     delivery,
+    describe_gap,
+    finish,
     get_config,
     parse_now,
     print_counts,
+    reset_demo,
     sending,
     utcnow,
 )
-from scheduler.content.check import YEARS_AHEAD, run_check
+from scheduler.content.check import check_years, run_check
 from scheduler.core.outcomes import State
 from scheduler.core.values import normalize_email
 from scheduler.errors import TransportError, UsageError
@@ -36,14 +41,16 @@ def check(year: int | None, config_path: Path | None) -> None:
         anniversary check
     """
     config = get_config(config_path)
-    problems = run_check(config, year or utcnow().year)
+    first = year or utcnow().year
+    problems = run_check(config, first)
     for p in problems:
         click.echo(str(p))
     if problems:
         click.echo(f"{len(problems)} problem(s)", err=True)
         sys.exit(1)
     stages = sum(len(c.stage) * len(c.languages) for c in config.campaign)
-    click.echo(f"ok: {stages} stage/language template sets render cleanly for {YEARS_AHEAD + 1} years")
+    years = check_years(config.campaign[0].event_date, first)
+    click.echo(f"ok: {stages} stage/language template sets render cleanly for {len(years)} years")
 
 
 @click.command()
@@ -97,13 +104,16 @@ def preview(
 @click.argument("stage_id", metavar="STAGE")
 @click.option("--year", type=int, default=None, help="Campaign year (default: the coming one).")
 @click.option("--dry-run", is_flag=True, help="Render and count, send nothing, write nothing.")
+@click.option("--yes", is_flag=True, help="Send even if the stage is not due for more than a day (no question asked).")
 @config_option
-def send(campaign_id: str, stage_id: str, year: int | None, dry_run: bool, config_path: Path | None) -> None:
+def send(campaign_id: str, stage_id: str, year: int | None, dry_run: bool, yes: bool, config_path: Path | None) -> None:
     """Send a stage now to every active subscriber not yet sent it for that year.
+    Exit 1 if any message failed, 3 if the transport stopped the run.
 
     \b
     Example:
         anniversary send black-january reminder --year 2027 --dry-run
+        anniversary send black-january day-of --yes
     """
     config = get_config(config_path)
     now = utcnow()
@@ -118,9 +128,15 @@ def send(campaign_id: str, stage_id: str, year: int | None, dry_run: bool, confi
         return
     with sending() as progress:
         pipeline = delivery(config, progress=progress)
+        first = pipeline.first_due(campaign_id, stage_id, y)
+        if first - now > timedelta(days=1) and not yes:
+            early = f"{campaign_id} {y} {stage_id} is not due until {first:%Y-%m-%d %H:%M} UTC"
+            if not sys.stdin.isatty():
+                raise UsageError(f"{early}; add --yes to send it now anyway")
+            click.confirm(f"{early}. Send it now to every active subscriber?", abort=True, err=True)
         result = pipeline.send_stage(campaign_id, stage_id, y, now)
     pipeline.record_run("send", now, utcnow(), [result] if result.total() else [])
-    print_counts([result])
+    finish([result])
 
 
 @click.command("send-test")
@@ -168,23 +184,46 @@ def send_test(
 
 @click.command("run-due")
 @click.option("--now", "now_text", default=None, help="Pretend it is this ISO-8601 moment (with offset).")
+@click.option(
+    "--dry-run", is_flag=True, help="Print what would be sent and skipped, per stage and zone; write nothing."
+)
+@click.option("--force-clock", is_flag=True, help="Let --now send through SMTP or SendGrid, to real inboxes.")
 @config_option
-def run_due(now_text: str | None, config_path: Path | None) -> None:
+def run_due(now_text: str | None, dry_run: bool, force_clock: bool, config_path: Path | None) -> None:
     """Send what is due now in each subscriber's zone; record what is past the cutoff as
-    skipped. Idempotent: safe to call every minute from cron.
+    skipped. Idempotent: safe to call every minute from cron. Exit 1 if any message
+    failed, 3 if the transport stopped the run.
+
+    A pretend clock (--now more than a minute from the real one) sends only through the
+    outbox, unless --force-clock is given.
 
     \b
     Example:
         anniversary run-due
-        anniversary run-due --now 2027-01-20T04:00:00Z
+        anniversary run-due --now 2027-01-20T04:00:00Z --dry-run
     """
     config = get_config(config_path)
-    now = parse_now(now_text)
+    started = utcnow()
+    now = parse_now(now_text) if now_text else started
+    pretend = abs(now - started) > PRETEND_AFTER
+    if dry_run:
+        lines = delivery(config, sends=False, ephemeral_key=True).due_now(now)
+        for line in lines:
+            click.echo(line.describe())
+        if not lines:
+            click.echo("nothing due")
+        return
+    if pretend and config.transport.kind != "outbox" and not force_clock:
+        raise UsageError(
+            f"--now {now:%Y-%m-%d %H:%M} UTC is {describe_gap(now - started)} from the real clock, and "
+            f"transport.kind is {config.transport.kind!r}: a pretend clock sends only through the outbox; "
+            "add --force-clock to send to real inboxes"
+        )
     with sending() as progress:
         pipeline = delivery(config, progress=progress)
         results = pipeline.run_due(now)
-    pipeline.record_run("run-due", now, utcnow(), results)
-    print_counts(results)
+    pipeline.record_run("run-due", started, utcnow(), results, pretend=now if pretend else None)
+    finish(results)
 
 
 @click.command()
@@ -212,7 +251,7 @@ def resend(campaign_id: str, stage_id: str, year: int, state: str, config_path: 
             campaign_id, stage_id, year, State(state), utcnow()
         )
     click.echo(f"{released} {state} entr{'y' if released == 1 else 'ies'} released and sent again")
-    print_counts([result])
+    finish([result])
 
 
 @click.command()
@@ -223,23 +262,35 @@ def resend(campaign_id: str, stage_id: str, year: int, state: str, config_path: 
     default=None,
     help="CSV to import first (default: examples/subscribers.csv).",
 )
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo"),
+    show_default=True,
+    help="The demo's own folder (relative to config.toml's): its SQLite file and outbox.",
+)
 @config_option
-def demo(csv_file: Path | None, config_path: Path | None) -> None:
-    """Import the sample subscribers and send every stage of every campaign for the
-    coming year through the configured transport (the outbox by default).
+def demo(csv_file: Path | None, folder: Path, config_path: Path | None) -> None:
+    """Import the sample subscribers and write every stage of every campaign for the
+    coming year as .eml files, in a folder of its own: its own SQLite file and the
+    outbox transport, whatever config.toml says. It never mails anyone and never
+    touches the configured database.
 
     Without the signing key in the environment, unsubscribe links are signed with a
     throwaway key, and the demo says so.
 
     \b
     Example:
-        anniversary demo && ls outbox/black-january/*/*
+        anniversary demo && ls demo/outbox/black-january/*/*
     """
     config = get_config(config_path)
+    demo_config = config.for_demo(folder)
+    reset_demo(demo_config)
     now = utcnow()
     csv_file = csv_file or config.base_dir / "examples" / "subscribers.csv"
-    pipeline = delivery(config, ephemeral_key=True)
-    imported = import_csv(config, pipeline.store, csv_file, now)
+    pipeline = delivery(demo_config, ephemeral_key=True)
+    imported = import_csv(demo_config, pipeline.store, csv_file, now)
     for line in imported.report.warnings + imported.report.errors:
         click.echo(f"Warning: {line}", err=True)
     counts = imported.counts
@@ -250,8 +301,8 @@ def demo(csv_file: Path | None, config_path: Path | None) -> None:
     if not os.environ.get(config.sender.signing_key_env):
         click.echo(f"note: {config.sender.signing_key_env} is not set; unsubscribe links use a throwaway key")
     print_counts(pipeline.send_coming_year(now))
-    if config.transport.kind == "outbox":
-        click.echo(f"messages are in {config.outbox_dir}")
+    click.echo(f"demo database: {demo_config.database_url.removeprefix('sqlite:///')}")
+    click.echo(f"messages are in {demo_config.outbox_dir}")
 
 
 COMMANDS = [check, preview, send, send_test, run_due, resend, demo]

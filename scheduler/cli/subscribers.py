@@ -32,7 +32,8 @@ def subscribers() -> None:
 @click.option("--timezone", "zone", required=True, help="IANA zone, e.g. America/Los_Angeles.")
 @config_option
 def add(email: str, name: str, language: str | None, zone: str, config_path: Path | None) -> None:
-    """Add (or update) one active subscriber; consent is recorded as given via the CLI.
+    """Add one active subscriber, consent recorded as given via the CLI, or update an
+    existing one's name, language and zone (their status stays). Prints the address as stored.
 
     \b
     Example:
@@ -49,7 +50,12 @@ def add(email: str, name: str, language: str | None, zone: str, config_path: Pat
 @click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
 @config_option
 def import_(csv_file: Path, config_path: Path | None) -> None:
-    """Import a CSV with the header email,name,language,timezone (other columns are ignored).
+    """Import a CSV with the header email,name,language,timezone.
+
+    The optional columns status, consent_at (ISO 8601 with an offset) and consent_source,
+    as an export writes them, set a new subscriber's status and consent; empty or absent,
+    they are active, now and "import". An existing subscriber's status never changes
+    here. Other columns are ignored.
 
     Bad rows are reported with their line number and skipped; good rows are imported.
     Re-importing the same file changes nothing.
@@ -78,7 +84,8 @@ def import_(csv_file: Path, config_path: Path | None) -> None:
 @click.option("--status", type=click.Choice([s.value for s in Status]), default=None)
 @config_option
 def export(output: TextIO, status: str | None, config_path: Path | None) -> None:
-    """Write subscribers as CSV (to stdout by default); the file imports back unchanged.
+    """Write subscribers as CSV (to stdout by default); imported into an empty database,
+    the file restores each subscriber's status and consent exactly.
 
     \b
     Example:

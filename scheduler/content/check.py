@@ -3,7 +3,12 @@ the next 10, with sample subscribers in several zones, and report what is wrong.
 
 Besides syntax errors and undefined variables it looks for the mistake that started
 this project: a number written by hand ("23rd", "twenty-first", "Twenty one years
-later") that is not the anniversary computed for that year.
+later") that is not the anniversary computed for that year (:mod:`.handwritten`).
+
+Each problem names the file, and the line where one can be found: for a number, the
+template whose text holds it (the stage's part, or a layout or partial it extends or
+includes); for a missing footer, the layout the part extends, where the footer lives.
+A number that is wrong in several years is one problem that lists the years.
 """
 
 from __future__ import annotations
@@ -11,16 +16,17 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
+from datetime import date
 
-from babel import Locale
+import jinja2
+from jinja2 import meta, nodes
 
 from scheduler.config import CampaignConfig, Config
+from scheduler.content.handwritten import Finding, hand_written_numbers
 from scheduler.content.links import Links, Signer
-from scheduler.content.templates import PARTS, SubscriberView, TemplateSet, build_context
-from scheduler.core import numbers
-from scheduler.core.dates import anniversary_number
+from scheduler.content.templates import PARTS, SubscriberView, TemplateSet, build_context, template_name
+from scheduler.core.dates import LAST_YEAR, anniversary_number
 from scheduler.errors import TemplateProblem
 
 SAMPLE_ZONES = (
@@ -33,15 +39,10 @@ SAMPLE_ZONES = (
 # Names that must survive rendering: empty, HTML, quotes, non-Latin script.
 SAMPLE_NAMES = ("", "Ana <b>Smith</b> & Co", "Aysel Məmmədova", "O'Brien", "Анна")
 YEARS_AHEAD = 10
-_MAX = 200
 
-# Words for "year(s)" after a count, per language.
-_YEAR_WORDS = {
-    "en": r"years?",
-    "az": r"il(?:dir|dən|lik)?",
-    "ru": r"(?:год|года|лет)",
-    "tr": r"yıl(?:dır|lık)?",
-}
+# Between the words of a number in template source: what renders as a space or a hyphen.
+_SOURCE_GAP = r"(?:[\s\-\u00ad]|&nbsp;|&#160;|<[^>]*>)+"
+_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -53,112 +54,135 @@ class Problem:
         return f"{self.where}: {self.message}"
 
 
-def _key(form: str) -> str:
-    return " ".join(_WORD.findall(form.lower()))
+def check_years(event_date: date, first_year: int) -> range:
+    """The years ``check`` renders from ``first_year``: ten more, within the years that
+    have an anniversary. A first year past the last (or a window before the first
+    anniversary) is a usage error, as it is for every command that takes ``--year``."""
+    first = max(first_year, event_date.year + 1)
+    anniversary_number(event_date, first)
+    last = min(first_year + YEARS_AHEAD, LAST_YEAR)
+    if last < first:
+        anniversary_number(event_date, first_year)
+    return range(first, last + 1)
 
 
-_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?|\d+", re.UNICODE)
-_MAX_WORDS = 4
+def years_text(years: set[int]) -> str:
+    """2027, 2029–2037: runs of consecutive years as ranges."""
+    runs: list[list[int]] = []
+    for y in sorted(years):
+        if runs and y == runs[-1][-1] + 1:
+            runs[-1].append(y)
+        else:
+            runs.append([y])
+    return ", ".join(f"{r[0]}–{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
 
 
-@dataclass(frozen=True)
-class _Lexicon:
-    ordinals: dict[str, int]
-    cardinals: dict[str, int]
-    digit_ordinal: re.Pattern[str]
-    year_word: re.Pattern[str] | None
-    months: frozenset[str]
+class _Sources:
+    """The source of the campaign's templates, to say which file and line a piece of
+    rendered text comes from. Names resolve as rendering resolves them: through the
+    template set's own loader, campaign folder first, then the shared folder."""
 
+    def __init__(self, templates: TemplateSet) -> None:
+        self.env = templates.env
+        self._files: dict[str, tuple[str, str] | None] = {}
+        self._found: dict[tuple[str, str], list[str]] = {}
+        self._trees: dict[str, nodes.Template | None] = {}
+        self._layouts: dict[str, str] = {}
 
-@lru_cache(maxsize=16)
-def _lexicon(language: str) -> _Lexicon:
-    """Every spelled ordinal and cardinal from 1 to 200 in every CLDR rule set of the
-    language (all genders and cases for Russian), the digit-ordinal shape and month names."""
-    lang = numbers.base_language(language)
-    ordinals: dict[str, int] = {}
-    cardinals: dict[str, int] = {}
-    names = numbers.rulesets(lang)
-    for n in range(1, _MAX + 1):
-        for rs in names:
+    def _file(self, name: str) -> tuple[str, str] | None:
+        """(file name, source with Jinja comments blanked out, lines kept)."""
+        if name not in self._files:
+            loader = self.env.loader
             try:
-                if rs.startswith("spellout-ordinal"):
-                    ordinals.setdefault(_key(numbers.spellout_ordinal(n, lang, rs)), n)
-                elif rs.startswith("spellout-cardinal") or rs == "spellout-numbering":
-                    cardinals.setdefault(_key(numbers.spellout(n, lang, rs)), n)
-            except TemplateProblem:
-                continue
-    # Digits with a language's ordinal mark: 23rd, 23-cü, 23-я / 23-го, 23'üncü, 23. (tr)
-    mark = {
-        "en": r"(?:st|nd|rd|th)",
-        "az": r"-(?:c[iıuü]|inci|ıncı|uncu|üncü)",
-        "ru": r"-(?:[яйеми]|ая|ой|ий|ый|го|му|ом|ую|ее)",
-        "tr": r"(?:'(?:[iıuü]?nc[iıuü])|\.(?=[ \t]+[^\W\d]))",
-    }.get(lang, r"(?!)")
-    digit_ordinal = re.compile(rf"(?<![\w.,'])(\d{{1,3}}){mark}(?!\w)", re.IGNORECASE)
-    year_word = re.compile(_YEAR_WORDS[lang], re.IGNORECASE) if lang in _YEAR_WORDS else None
-    loc = Locale.parse(lang)
-    months = {
-        _key(str(v))
-        for ctx in ("format", "stand-alone")
-        for width in ("wide", "abbreviated")
-        for v in loc.months[ctx][width].values()
-    }
-    return _Lexicon(ordinals, cardinals, digit_ordinal, year_word, frozenset(months))
+                if loader is None:
+                    raise jinja2.TemplateNotFound(name)
+                source, filename, _ = loader.get_source(self.env, name)
+            except jinja2.TemplateNotFound:
+                self._files[name] = None
+            else:
+                blank = _COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), source)
+                self._files[name] = (filename or name, blank)
+        return self._files[name]
 
+    def path(self, name: str) -> str:
+        got = self._file(name)
+        return got[0] if got else name
 
-def hand_written_numbers(text: str, language: str, expected: int) -> list[str]:
-    """Ordinals and year counts in ``text`` that are not ``expected``.
+    def _parse(self, name: str) -> nodes.Template | None:
+        if name not in self._trees:
+            got = self._file(name)
+            try:
+                self._trees[name] = self.env.parse(got[1]) if got else None
+            except jinja2.TemplateSyntaxError:
+                self._trees[name] = None
+        return self._trees[name]
 
-    A dictionary scan over word n-grams (not one giant regex alternation, which was
-    ~5 ms per message): each run of up to four words is looked up among the spelled
-    forms CLDR generates for 1..200.
-    """
-    lex = _lexicon(language)
-    tokens = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(text)]
-    words = [t[0].lower() for t in tokens]
-    found: list[str] = []
+    def family(self, name: str) -> list[str]:
+        """``name`` and every template it extends, includes or imports, nearest first."""
+        order = [name]
+        for current in order:
+            tree = self._parse(current)
+            if tree is not None:
+                order += [n for n in meta.find_referenced_templates(tree) if n and n not in order]
+        return order
 
-    def near_month(i: int, j: int) -> bool:
-        # "20th January", "the 19th of January", "January 20th": a date, not an anniversary.
-        after = words[j : j + 2]
-        if after and (after[0] in lex.months or (after[0] == "of" and len(after) > 1 and after[1] in lex.months)):
-            return True
-        return i > 0 and words[i - 1] in lex.months
-
-    for m in lex.digit_ordinal.finditer(text):
-        i = next((k for k, t in enumerate(tokens) if t[1] == m.start(1)), 0)
-        j = next((k for k, t in enumerate(tokens) if t[1] >= m.end()), len(tokens))
-        if int(m.group(1)) != expected and not near_month(i, j):
-            found.append(f"{m.group(0)!r} is not the computed {numbers.ordinal(expected, language)}")
-    i = 0
-    while i < len(words):
-        for size in range(min(_MAX_WORDS, len(words) - i), 0, -1):
-            key = " ".join(words[i : i + size])
-            n = lex.ordinals.get(key)
-            if n is not None:
-                if n != expected and not near_month(i, i + size):
-                    span = text[tokens[i][1] : tokens[i + size - 1][2]]
-                    found.append(f"{span!r} is not the computed {numbers.ordinal(expected, language)}")
-                i += size - 1
-                break
-            if lex.year_word is not None and i + size < len(words) and lex.year_word.fullmatch(words[i + size]):
-                count = int(key) if key.isdigit() and size == 1 else lex.cardinals.get(key)
-                gap = text[tokens[i + size - 1][2] : tokens[i + size][1]]
-                if count is not None and count != expected and re.fullmatch(r"[\s\-]+", gap):
-                    span = text[tokens[i][1] : tokens[i + size][2]]
-                    found.append(f"{span!r} is not the computed {expected} years")
-                    i += size
+    def layout(self, name: str) -> str:
+        """The file of the layout at the root of ``name``'s extends chain (where a shared
+        footer lives), or of ``name`` itself when it extends nothing."""
+        if name not in self._layouts:
+            chain = [name]
+            while (tree := self._parse(chain[-1])) is not None:
+                parents = [
+                    e.template.value for e in tree.find_all(nodes.Extends) if isinstance(e.template, nodes.Const)
+                ]
+                parent = parents[0] if parents else None
+                if not isinstance(parent, str) or parent in chain or self._file(parent) is None:
                     break
-        i += 1
-    return found
+                chain.append(parent)
+            self._layouts[name] = self.path(chain[-1])
+        return self._layouts[name]
+
+    def locate(self, name: str, span: str, nth: int) -> str | None:
+        """``file:line`` of the ``nth`` occurrence of ``span`` in the source of ``name``
+        and its family (the last one found when there are fewer), or None."""
+        key = (name, span)
+        if key not in self._found:
+            pieces = [re.escape(p) for p in re.split(r"[\s\-\u00ad]+", span) if p]
+            pattern = re.compile(rf"(?<!\w){_SOURCE_GAP.join(pieces)}(?!\w)", re.IGNORECASE)
+            places = []
+            for member in self.family(name):
+                got = self._file(member)
+                if got is not None:
+                    places += [f"{got[0]}:{got[1].count(chr(10), 0, m.start()) + 1}" for m in pattern.finditer(got[1])]
+            self._found[key] = places
+        places = self._found[key]
+        return places[min(nth, len(places) - 1)] if places else None
 
 
-def _strip_tags(markup: str) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", " ", markup))
+@dataclass
+class _Wrong:
+    """One hand-written number (or, when no template text holds it, one part's numbers)."""
+
+    part: str
+    replacement: str
+    spans: list[str] = field(default_factory=list)
+    years: set[int] = field(default_factory=set)
+
+    def message(self) -> str:
+        years = years_text(self.years)
+        if len(self.spans) == 1:
+            what = f"hand-written number {self.spans[0]!r} is"
+        else:
+            shown = ", ".join(repr(s) for s in self.spans[:3]) + (", …" if len(self.spans) > 3 else "")
+            what = f"numbers {shown} are"
+        return f"{self.part}: {what} wrong in {years} (write {self.replacement})"
 
 
 def check_campaign(config: Config, campaign: CampaignConfig, first_year: int) -> Iterator[Problem]:
+    years = check_years(campaign.event_date, first_year)
     templates = TemplateSet(config, campaign)
+    sources = _Sources(templates)
+    wrong: dict[tuple[str, str, str, str], _Wrong] = {}
     for stage in campaign.stage:
         for language in campaign.languages:
             missing = templates.missing(language, stage.id)
@@ -177,22 +201,25 @@ def check_campaign(config: Config, campaign: CampaignConfig, first_year: int) ->
                     yield Problem(str(exc).split(": ", 1)[0], str(exc).split(": ", 1)[1])
             if broken:
                 continue
-            yield from _check_renders(config, campaign, templates, stage.id, language, first_year)
+            yield from _check_renders(config, campaign, templates, sources, stage.id, language, years, wrong)
+    for (where, *_), w in wrong.items():
+        yield Problem(where, w.message())
 
 
 def _check_renders(
     config: Config,
     campaign: CampaignConfig,
     templates: TemplateSet,
+    sources: _Sources,
     stage_id: str,
     language: str,
-    first_year: int,
+    years: range,
+    wrong: dict[tuple[str, str, str, str], _Wrong],
 ) -> Iterator[Problem]:
     stage = campaign.get_stage(stage_id)
-    where = str(templates.path_of(language, stage_id, "txt").parent / f"{stage_id}.*.j2")
     seen: set[str] = set()
     links = Links(config, Signer.ephemeral())
-    for year in range(max(first_year, campaign.event_date.year + 1), first_year + YEARS_AHEAD + 1):
+    for year in years:
         expected = anniversary_number(campaign.event_date, year)
         for i, zone in enumerate(SAMPLE_ZONES):
             view = SubscriberView(SAMPLE_NAMES[i % len(SAMPLE_NAMES)], language, zone)
@@ -207,27 +234,65 @@ def _check_renders(
                 continue
             plain_html = _strip_tags(out.html)
             for part, text in (("txt", out.text), ("html", plain_html)):
+                footer = sources.layout(template_name(language, stage_id, part))
                 if url not in text and not (part == "html" and f'href="{html.escape(url)}"' in out.html):
-                    yield _once(seen, where, f"{part} part has no unsubscribe link ({{{{ unsubscribe_url }}}})")
+                    yield from _once(seen, footer, f"{part} part has no unsubscribe link ({{{{ unsubscribe_url }}}})")
                 if " ".join(config.sender.postal_address.split()) not in " ".join(text.split()):
-                    yield _once(seen, where, f"{part} part has no postal address ({{{{ sender.postal_address }}}})")
+                    yield from _once(
+                        seen, footer, f"{part} part has no postal address ({{{{ sender.postal_address }}}})"
+                    )
             if f'href="{html.escape(url)}"' not in out.html:
-                yield _once(seen, where, "html part has no <a href> to the unsubscribe link")
+                footer = sources.layout(template_name(language, stage_id, "html"))
+                yield from _once(seen, footer, "html part has no <a href> to the unsubscribe link")
             for part, text in (("subject", out.subject), ("txt", out.text), ("html", plain_html)):
-                for found in hand_written_numbers(text, language, expected):
-                    yield _once(seen, where, f"{part}, year {year}: hand-written number {found}")
-    return
+                _collect(
+                    sources,
+                    template_name(language, stage_id, part),
+                    part,
+                    year,
+                    hand_written_numbers(text, language, expected),
+                    wrong,
+                )
 
 
-def _once(seen: set[str], where: str, message: str) -> Problem:
-    seen.add(message)
-    return Problem(where, message)
+def _collect(
+    sources: _Sources,
+    name: str,
+    part: str,
+    year: int,
+    findings: list[Finding],
+    wrong: dict[tuple[str, str, str, str], _Wrong],
+) -> None:
+    """File each finding under the template text that holds it; one that no template
+    text holds (a number computed some other way than by the filters) under its part."""
+    nth: dict[str, int] = {}
+    for f in findings:
+        where = sources.locate(name, f.span, nth.get(f.span, 0))
+        nth[f.span] = nth.get(f.span, 0) + 1
+        key = (where, part, f.span, f.replacement) if where else (sources.path(name), part, "", f.replacement)
+        w = wrong.setdefault(key, _Wrong(part, f.replacement))
+        if f.span not in w.spans:
+            w.spans.append(f.span)
+        w.years.add(year)
+
+
+def _strip_tags(markup: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", " ", markup))
+
+
+def _once(seen: set[str], where: str, message: str) -> Iterator[Problem]:
+    if f"{where}: {message}" not in seen:
+        seen.add(f"{where}: {message}")
+        yield Problem(where, message)
 
 
 def run_check(config: Config, first_year: int) -> list[Problem]:
-    problems: list[Problem] = []
+    """Every problem of every campaign, each once. Raises UsageError for a first year
+    outside the years that have an anniversary, before rendering anything."""
+    for campaign in config.campaign:
+        check_years(campaign.event_date, first_year)
+    problems: dict[str, Problem] = {}
     for campaign in config.campaign:
         for p in check_campaign(config, campaign, first_year):
-            if str(p) not in {str(q) for q in problems}:
-                problems.append(p)
-    return problems
+            problems.setdefault(str(p), p)
+    return list(problems.values())

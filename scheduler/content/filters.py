@@ -9,7 +9,9 @@ from datetime import date, datetime
 from typing import Any
 
 import jinja2
-from babel.dates import format_date, format_datetime, format_time, get_timezone_name
+from babel import Locale
+from babel.dates import format_date, format_datetime, format_time, get_relative_name, get_timezone_name
+from markupsafe import Markup
 
 from scheduler.core import numbers
 
@@ -24,7 +26,12 @@ def _babel_locale(language: str) -> str:
 
 @jinja2.pass_context
 def _f_ordinal(ctx: Any, n: int, ruleset: str | None = None) -> str:
-    return numbers.ordinal(n, _lang(ctx), ruleset)
+    text = numbers.ordinal(n, _lang(ctx), ruleset)
+    if not ctx.eval_ctx.autoescape:
+        return text
+    # A narrow screen may break "37-я", "37-ci" or "37'nci" after the hyphen or the
+    # apostrophe, leaving the suffix alone on the next line; in HTML keep it whole.
+    return Markup('<span style="white-space:nowrap">%s</span>') % text
 
 
 @jinja2.pass_context
@@ -53,6 +60,32 @@ def _f_format_datetime(ctx: Any, value: datetime, fmt: str = "long") -> str:
 
 
 @jinja2.pass_context
+def _f_relative_day(ctx: Any, moment: datetime, reference: datetime | None = None) -> str:
+    """The day of ``moment`` named from ``reference`` (default: when this message is
+    sent), on ``moment``'s clock: CLDR's "today", "tomorrow", "yesterday" ("bu gün",
+    "завтра", "yarın"); a long date when CLDR has no name for the distance."""
+    if reference is None:
+        reference = ctx["stage"]["send_local"]
+    days = (moment.date() - reference.astimezone(moment.tzinfo).date()).days
+    locale = _babel_locale(_lang(ctx))
+    return get_relative_name("day", days, locale=locale) or format_date(moment, "long", locale=locale)
+
+
+@jinja2.pass_context
+def _f_time_of_day(ctx: Any, value: datetime) -> str:
+    """A time as people say it: where the language's clock is 12-hour, CLDR's own words
+    for 00:00 and 12:00 ("midnight", "noon" rather than "12:00 AM"); otherwise its short
+    time ("00:00")."""
+    locale = Locale.parse(_babel_locale(_lang(ctx)))
+    twelve_hour = "h" in locale.time_formats["short"].pattern
+    if twelve_hour and value.minute == 0 and value.hour in (0, 12):
+        word = locale.day_periods["format"]["wide"].get("midnight" if value.hour == 0 else "noon")
+        if word:
+            return str(word)
+    return format_time(value, "short", tzinfo=value.tzinfo, locale=locale)
+
+
+@jinja2.pass_context
 def _f_zone_name(ctx: Any, value: datetime) -> str:
     return get_timezone_name(value, locale=_babel_locale(_lang(ctx)))
 
@@ -65,4 +98,6 @@ FILTERS: dict[str, Callable[..., str]] = {
     "format_time": _f_format_time,
     "format_datetime": _f_format_datetime,
     "zone_name": _f_zone_name,
+    "relative_day": _f_relative_day,
+    "time_of_day": _f_time_of_day,
 }

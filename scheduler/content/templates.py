@@ -30,6 +30,7 @@ from scheduler.config import CampaignConfig, Config, StageConfig
 from scheduler.content.filters import FILTERS
 from scheduler.content.message import Rendered
 from scheduler.core.dates import anniversary_number, event_date_in, silence_moment
+from scheduler.core.planning import stage_moment
 from scheduler.core.values import one_line
 from scheduler.errors import TemplateProblem
 
@@ -100,7 +101,9 @@ class TemplateSet:
 
     def render(self, stage_id: str, context: Mapping[str, Any]) -> Rendered:
         language = self.language_for(str(context["subscriber"].language), stage_id)
-        ctx = dict(context, language=language)
+        # The title in the language the message is written in, after any fallback.
+        event = dict(context["event"], title=self.campaign.title_in(language))
+        ctx = dict(context, language=language, event=event)
         out: dict[str, str] = {}
         for part in PARTS:
             template = self.get(language, stage_id, part)
@@ -130,22 +133,28 @@ def build_context(
 ) -> dict[str, Any]:
     """Every variable a template gets; the README documents each one."""
     number = anniversary_number(campaign.event_date, year)
+    zone = ZoneInfo(subscriber.timezone)
     silence = silence_moment(campaign.event_date, year, campaign.silence_time, campaign.timezone, campaign.leap_day)
     return {
         "anniversary": {"number": number, "year": year, "is_round": number % 5 == 0},
         "event": {
-            "title": campaign.title,
+            "title": campaign.title_in(subscriber.language),
             "date": event_date_in(campaign.event_date, year, campaign.leap_day),
             "original_date": campaign.event_date,
             "timezone": campaign.timezone,
         },
         "silence": {
-            "local": silence.in_zone(ZoneInfo(subscriber.timezone)),
+            "local": silence.in_zone(zone),
             "utc": silence.utc,
             "event_local": silence.in_zone(campaign.timezone),
         },
         "subscriber": subscriber,
-        "stage": {"id": stage.id, "days_before": stage.days_before},
+        "stage": {
+            "id": stage.id,
+            "days_before": stage.days_before,
+            # this message's own send moment, on the subscriber's clock
+            "send_local": stage_moment(campaign, stage, year, subscriber.timezone).astimezone(zone),
+        },
         "unsubscribe_url": unsubscribe_url,
         "sender": {
             "postal_address": config.sender.postal_address,

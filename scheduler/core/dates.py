@@ -16,6 +16,9 @@ from scheduler.errors import UsageError
 
 LeapDayRule = Literal["feb28", "mar1"]
 
+#: the last year a date can hold (Python's date, ISO 8601's four digits)
+LAST_YEAR = 9999
+
 
 def event_date_in(event_date: date, year: int, leap_day: LeapDayRule = "feb28") -> date:
     """The date the event is commemorated in ``year``.
@@ -41,6 +44,8 @@ def anniversary_number(event_date: date, year: int) -> int:
             f"year {year} has no anniversary of an event on {event_date.isoformat()}; "
             f"the first is {event_date.year + 1}"
         )
+    if year > LAST_YEAR:
+        raise UsageError(f"year {year} is out of range: years run from {event_date.year + 1} to {LAST_YEAR}")
     return number
 
 

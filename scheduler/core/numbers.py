@@ -8,6 +8,7 @@ which carries CLDR's decimal formats for the same locale.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from decimal import Decimal
 from functools import lru_cache
@@ -75,27 +76,37 @@ def _format(kind: str, number: int, language: str, ruleset: str | None) -> str:
     name = ruleset or _DEFAULT_RULESETS.get((lang, kind)) or _GENERIC[kind]
     rule = engine.rulesets.get(name)
     if rule is None or rule.is_private:
-        raise TemplateProblem(f"language {lang!r} has no CLDR rule set {name!r}; it has: {', '.join(rulesets(lang))}")
+        # Russian alone has 75 rule sets: the nearest few say what was meant on one line.
+        close = difflib.get_close_matches(name, rulesets(lang), n=3, cutoff=0.0)
+        raise TemplateProblem(f"language {lang!r} has no CLDR rule set {name!r}; did you mean: {', '.join(close)}?")
     try:
         return "".join(engine.iter_format_number(int(number), ruleset_name=name)).replace("\xad", "")
     except (NoRuleForNumberError, RbnfError) as exc:
         raise TemplateProblem(f"rule set {name!r} of {lang!r} cannot format {number!r}") from exc
 
 
+# Azerbaijani ordinal suffixes by the last vowel of the word they attach to.
+_AZ_HARMONY = {"a": "cı", "ı": "cı", "e": "ci", "ə": "ci", "i": "ci", "o": "cu", "u": "cu", "ö": "cü", "ü": "cü"}
+
+
 def _turkic_digits_ordinal(number: int, lang: str) -> str:
-    """Digits plus the ordinal suffix, for az and tr, derived from CLDR's spelled-out forms.
+    """Digits plus the ordinal suffix, for az and tr, as each orthography writes them.
 
     CLDR's az ``digits-ordinal`` writes "37inci" for every number and tr has none, while
-    both orthographies attach the suffix the spoken ordinal ends with, in vowel harmony:
-    az writes "37-ci", "30-cu", "3-cü", "40-cı" (the ordinal ending minus its "n"), tr
-    writes "37'nci", "4'üncü", "6'ncı" (the ordinal minus the cardinal; consonant
-    softening such as dört -> dörd keeps the length, so the tail is the suffix).
+    both languages attach the suffix of the spoken ordinal, in vowel harmony with the
+    spoken number. az writes "37-ci", "30-cu", "3-cü", "40-cı": the suffix follows the
+    last vowel of the cardinal, which is taken from the cardinal itself because CLDR's
+    spelled az ordinals carry the wrong harmony for some tens ("yetmişıncı" for 70, where
+    az writes "yetmişinci", so "70-ci"). tr writes "37'nci", "4'üncü", "6'ncı": CLDR's tr
+    ordinal minus the cardinal (consonant softening such as dört -> dörd keeps the
+    length, so the tail is the suffix).
     """
-    word = spellout_ordinal(number, lang, "spellout-ordinal")
     digits = format_decimal(number, locale=lang)
-    if lang == "az":
-        return f"{digits}-{word[-2:]}"
     cardinal = spellout(number, lang, "spellout-cardinal")
+    if lang == "az":
+        vowel = next((ch for ch in reversed(cardinal.lower()) if ch in _AZ_HARMONY), "i")
+        return f"{digits}-{_AZ_HARMONY[vowel]}"
+    word = spellout_ordinal(number, lang, "spellout-ordinal")
     return f"{digits}'{word[len(cardinal) :]}"
 
 

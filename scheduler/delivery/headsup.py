@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date
 from babel.numbers import format_decimal
 
-from scheduler.config import CampaignConfig, Config
+from scheduler.config import CampaignConfig, Config, StageConfig
 from scheduler.content.check import YEARS_AHEAD, run_check
 from scheduler.content.groups import Batch, Recipient
 from scheduler.content.message import Outgoing, Rendered, make_message_id
@@ -31,6 +31,7 @@ from scheduler.core import planning as planner
 from scheduler.core.dates import anniversary_number
 from scheduler.core.numbers import ordinal
 from scheduler.core.outcomes import State
+from scheduler.core.timing import format_duration
 from scheduler.delivery.runs import Delivery
 from scheduler.errors import SchedulerError, TemplateProblem, TransportError
 from scheduler.store import Store
@@ -82,6 +83,12 @@ def _languages(store: Store, campaign: CampaignConfig) -> dict[str, int]:
     return out
 
 
+def _when(stage: StageConfig) -> str:
+    if stage.send_before_silence is not None:
+        return f"{format_duration(stage.send_before_silence)} before the minute of silence, out of quiet hours"
+    return f"at {stage.send_time:%H:%M} local time"
+
+
 def compose(config: Config, delivery: Delivery, due: HeadsUpDue, zones: list[str]) -> tuple[str, str]:
     """The subject and the text of the heads-up."""
     campaign, year = due.campaign, due.year
@@ -93,16 +100,20 @@ def compose(config: Config, delivery: Delivery, due: HeadsUpDue, zones: list[str
     n = format_decimal(total, locale="en")
     headline = (
         f"The {number} anniversary messages go out on {format_date(local_first.date(), 'd MMMM', locale='en')} "
-        f"at {first_stage.send_time:%H:%M} local time to {n} subscriber{'s' if total != 1 else ''} "
+        f"{_when(first_stage)} to {n} subscriber{'s' if total != 1 else ''} "
         f"in {len(langs)} language{'s' if len(langs) != 1 else ''}."
     )
-    lines = [headline, "", f"{campaign.title} ({campaign.id}), {year}. Each stage, in each subscriber's own time:"]
+    lines = [
+        headline,
+        "",
+        f"{campaign.title_in('en')} ({campaign.id}), {year}. Each stage, in each subscriber's own time:",
+    ]
     all_slots = planner.slots(campaign, [year], zones or [campaign.timezone])
     for stage in campaign.stage:
         mine = [s for s in all_slots if s.stage == stage.id]
         day = mine[0].due.astimezone(ZoneInfo(mine[0].zone)).date()
         lines.append(
-            f"  {stage.id}: {format_date(day, 'd MMMM y', locale='en')} at {stage.send_time:%H:%M} local time; "
+            f"  {stage.id}: {format_date(day, 'd MMMM y', locale='en')} {_when(stage)}; "
             f"first in {mine[0].zone} at {mine[0].due:%Y-%m-%d %H:%M} UTC, "
             f"last in {mine[-1].zone} at {mine[-1].due:%Y-%m-%d %H:%M} UTC; "
             f"not sent later than {campaign.late_cutoff_hours} h after"
@@ -126,7 +137,7 @@ def compose(config: Config, delivery: Delivery, due: HeadsUpDue, zones: list[str
             if rendered.language != lang:
                 lines.append(f"(no complete {lang} templates: subscribers get {rendered.language})")
             lines += [f"Subject: {rendered.subject}", "", rendered.text.rstrip("\n")]
-    subject = f"Heads-up: the {number} anniversary messages of {campaign.title} go out on " + format_date(
+    subject = f"Heads-up: the {number} anniversary messages of {campaign.title_in('en')} go out on " + format_date(
         local_first.date(), "d MMMM", locale="en"
     )
     return subject, "\n".join(lines) + "\n"

@@ -30,7 +30,11 @@ def status_lines(config: Config, store: Store, now: datetime, year: int | None =
         slots = planning.slots(campaign, [y], zones)
         for stage in campaign.stage:
             upcoming = [s for s in slots if s.stage == stage.id and s.due > now]
-            if upcoming:
+            unsent = store.count_unsent(campaign.id, y, stage.id)
+            states = counts.get(stage.id, {})
+            if not unsent and states:
+                when = "done"
+            elif upcoming:
                 nxt = upcoming[0].due
                 local = nxt.astimezone(ZoneInfo(campaign.timezone))
                 when = (
@@ -38,8 +42,6 @@ def status_lines(config: Config, store: Store, now: datetime, year: int | None =
                 )
             else:
                 when = "no send ahead" if zones else "no active subscribers"
-            states = counts.get(stage.id, {})
-            unsent = store.count_unsent(campaign.id, y, stage.id)
             parts = [f"{s.value} {states.get(s.value, 0)}" for s in State] + [f"not yet {unsent}"]
             lines.append(f"  {stage.id}: {when}; " + ", ".join(parts))
             unknown = store.entries(campaign.id, y, stage.id, State.UNKNOWN, limit=20)
@@ -50,12 +52,22 @@ def status_lines(config: Config, store: Store, now: datetime, year: int | None =
                     "    to resend these on purpose: "
                     f"anniversary resend {campaign.id} {stage.id} --year {y} --state unknown"
                 )
+            for state in (State.FAILED, State.SKIPPED):
+                if not states.get(state.value):
+                    continue
+                for reason, n in store.reasons(campaign.id, y, stage.id, state):
+                    lines.append(f"    {state.value} {n}: {reason}")
+                if state is State.FAILED:
+                    lines.append(
+                        "    to resend the failed ones once the cause is fixed: "
+                        f"anniversary resend {campaign.id} {stage.id} --year {y} --state failed"
+                    )
     lines.append("plan (per stage and zone; the daemon wakes at each):")
-    lines += [f"  {line}" for line in plan_lines(config, store, now)]
+    lines += [f"  {line}" for line in plan_lines(config, store, now, year)]
     return lines
 
 
-def plan_lines(config: Config, store: Store, now: datetime) -> list[str]:
+def plan_lines(config: Config, store: Store, now: datetime, year: int | None = None) -> list[str]:
     """What ``anniversary plan`` prints: per campaign, stage and
     zone the next send in UTC, in the event's zone and on the zone's own clock; the
     heads-up; the last run."""
@@ -63,30 +75,30 @@ def plan_lines(config: Config, store: Store, now: datetime) -> list[str]:
     lines: list[str] = []
     for campaign in config.campaign:
         event_zone = ZoneInfo(campaign.timezone)
-        year = campaign.resolve_year(None, now)
-        lines.append(
-            f"{campaign.id} {year} (event zone {campaign.timezone}, late cutoff {campaign.late_cutoff_hours} h)"
-        )
+        y = campaign.resolve_year(year, now)
+        lines.append(f"{campaign.id} {y} (event zone {campaign.timezone}, late cutoff {campaign.late_cutoff_hours} h)")
         if not zones:
             lines.append("  no active subscribers: nothing to plan")
         for stage in campaign.stage:
             lines.append(f"  {stage.id}:")
-            for slot in planning.slots(campaign, [year], zones):
+            for slot in planning.slots(campaign, [y], zones):
                 if slot.stage != stage.id:
                     continue
-                state = {"upcoming": "next", "due": "DUE NOW", "late": "past"}[slot.state(now)]
+                state = {"upcoming": "next", "due": "DUE NOW", "held": "held", "late": "past"}[slot.state(now)]
+                if state != "past" and not store.count_unsent(campaign.id, y, stage.id, [slot.zone]):
+                    state = "done"  # nobody in this zone is waiting for it
                 lines.append(
                     f"    {slot.zone:<24} {state:<7} {slot.due:%Y-%m-%d %H:%M} UTC"
                     f" = {slot.due.astimezone(event_zone):%Y-%m-%d %H:%M} {campaign.timezone}"
                     f" = {slot.due.astimezone(ZoneInfo(slot.zone)):%H:%M %Z} local;"
                     f" cutoff {slot.cutoff:%Y-%m-%d %H:%M} UTC"
                 )
-        counts = store.ledger_counts(campaign.id, year)
+        counts = store.ledger_counts(campaign.id, y)
         for stage_id, states in sorted(counts.items()):
             lines.append(f"  ledger {stage_id}: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
         if config.organizers.emails:
-            due = headsup.heads_up_at(config, campaign, year, zones)
-            row = store.heads_up(campaign.id, year)
+            due = headsup.heads_up_at(config, campaign, y, zones)
+            row = store.heads_up(campaign.id, y)
             done = f"{row['state']} {row['updated_at']:%Y-%m-%d %H:%M} UTC" if row else "not sent yet"
             lines.append(
                 f"  heads-up: due {due.at:%Y-%m-%d %H:%M} UTC to {len(config.organizers.emails)} organizer(s); {done}"

@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from scheduler.config import CampaignConfig, Config
 from scheduler.content.compose import Composer, Person
@@ -51,13 +50,16 @@ class RunCounts:
     stopped: str | None = None
     #: eligible entries when the run started (for progress), when it was counted
     expected: int | None = None
+    #: the subscriber zones this run covered; None for all
+    zones: list[str] | None = None
 
     def total(self) -> int:
         return sum(self.counts.values())
 
     def describe(self) -> str:
         parts = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())) or "nothing to send"
-        return f"{self.campaign} {self.year} {self.stage}: {parts}"
+        where = f" ({', '.join(self.zones)})" if self.zones else ""
+        return f"{self.campaign} {self.year} {self.stage}{where}: {parts}"
 
 
 ProgressHook = Callable[[RunCounts, int], None]
@@ -82,6 +84,20 @@ class DryRun:
     @property
     def total(self) -> int:
         return sum(self.languages.values())
+
+
+@dataclass(frozen=True)
+class DueLine:
+    #: "send" or "skip"
+    action: str
+    slot: planning.Slot
+    subscribers: int
+    why: str
+
+    def describe(self) -> str:
+        s = self.slot
+        verb = "would send" if self.action == "send" else "would skip"
+        return f"{verb} {s.campaign} {s.year} {s.stage} in {s.zone}: {self.subscribers} subscriber(s); {self.why}"
 
 
 class Delivery:
@@ -156,7 +172,7 @@ class Delivery:
         stage = campaign.get_stage(stage_id)
         zones = list(zones) if zones is not None else None
         run_id = run_id or uuid.uuid4().hex[:12]
-        result = RunCounts(campaign.id, year, stage.id)
+        result = RunCounts(campaign.id, year, stage.id, zones=zones)
         self.composer.preflight(campaign, stage, year)
         if self.on_progress:
             result.expected = self.store.count_unsent(campaign.id, year, stage.id, zones)
@@ -198,13 +214,24 @@ class Delivery:
                     results.append(self.send_stage(campaign.id, stage.id, year, now))
         return results
 
-    def record_run(self, command: str, started: datetime, finished: datetime, results: list[RunCounts]) -> None:
+    def record_run(
+        self,
+        command: str,
+        started: datetime,
+        finished: datetime,
+        results: list[RunCounts],
+        pretend: datetime | None = None,
+    ) -> None:
         """Runs that did something go in the run table, for ``status``; a run-due with
-        nothing due every minute from cron leaves no row."""
+        nothing due every minute from cron leaves no row. ``started`` is the real
+        clock's; a pretend ``--now`` is written beside it, never in its place."""
         if results:
             run_id = uuid.uuid4().hex[:12]
+            summary = "; ".join(r.describe() for r in results)
+            if pretend is not None:
+                summary = f"as of --now {pretend:%Y-%m-%d %H:%M} UTC: {summary}"
             self.store.start_run(run_id, command, started)
-            self.store.finish_run(run_id, "; ".join(r.describe() for r in results), finished)
+            self.store.finish_run(run_id, summary, finished)
 
     # -- what cron calls -------------------------------------------------------------
 
@@ -227,21 +254,40 @@ class Delivery:
             for (year, stage_id), stage_zones in sorted(groups.items()):
                 if self.should_stop():
                     break
-                if not self.store.count_unsent(campaign.id, year, stage_id, stage_zones):
-                    continue
-                out.append(self.send_stage(campaign.id, stage_id, year, now, zones=stage_zones, run_id=run_id))
+                # Only zones with someone waiting: a zone already sent is not named again.
+                waiting = [z for z in stage_zones if self.store.count_unsent(campaign.id, year, stage_id, [z])]
+                if waiting:
+                    out.append(self.send_stage(campaign.id, stage_id, year, now, zones=waiting, run_id=run_id))
         return out
 
+    def due_now(self, now: datetime) -> list[DueLine]:
+        """What ``run_due(now)`` would do, per stage and zone, without writing: whom it
+        would send to and whom it would skip, and why. ``run-due --dry-run``."""
+        zones = self.store.active_zones()
+        out: list[DueLine] = []
+        for campaign in self.config.campaign:
+            the_plan = planning.plan(campaign, zones, now)
+            for slot, action in [(s, "skip") for s in the_plan.late] + [(s, "send") for s in the_plan.due]:
+                n = self.store.count_unsent(
+                    campaign.id, slot.year, slot.stage, [slot.zone], slot.cutoff if action == "skip" else None
+                )
+                if n:
+                    why = slot.why_late(now) if action == "skip" else f"due {slot.due:%Y-%m-%d %H:%M} UTC"
+                    out.append(DueLine(action, slot, n, why))
+        return out
+
+    def first_due(self, campaign_id: str, stage_id: str, year: int) -> datetime:
+        """When a stage first goes out in a year, in the earliest subscriber zone."""
+        campaign = self.config.get_campaign(campaign_id)
+        zones = self.store.active_zones() or [campaign.timezone]
+        return min(s.due for s in planning.slots(campaign, [year], zones) if s.stage == stage_id)
+
     def _skip_late(self, campaign: CampaignConfig, slot: planning.Slot, run_id: str, now: datetime) -> RunCounts | None:
-        local_due = slot.due.astimezone(ZoneInfo(slot.zone))
         n = self.store.skip_unsent(
             campaign.id,
             slot.year,
             slot.stage,
-            reason=(
-                f"past the late cutoff: due {local_due:%Y-%m-%d %H:%M} {slot.zone}, "
-                f"not sent by {campaign.late_cutoff_hours} h later"
-            ),
+            reason=slot.why_late(now),
             claim_id=f"{run_id}.skip",
             transport=self._transport.name if self._transport else self.config.transport.kind,
             now=now,
@@ -251,14 +297,15 @@ class Delivery:
         if not n:
             return None
         log.warning(
-            "%s %s %s: %d subscriber(s) in %s skipped, past the late cutoff",
+            "%s %s %s: %d subscriber(s) in %s skipped: %s",
             campaign.id,
             slot.year,
             slot.stage,
             n,
             slot.zone,
+            slot.why_late(now),
         )
-        skipped = RunCounts(campaign.id, slot.year, slot.stage)
+        skipped = RunCounts(campaign.id, slot.year, slot.stage, zones=[slot.zone])
         skipped.counts["skipped"] = n
         return skipped
 

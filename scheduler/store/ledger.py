@@ -295,6 +295,26 @@ class LedgerQueries(StoreBase):
                 out.setdefault(str(stage), {})[str(state)] = int(n)
         return out
 
+    def reasons(self, campaign: str, year: int, stage: str, state: State, limit: int = 10) -> list[tuple[str, int]]:
+        """Why entries ended in ``state``: each reason with its count, commonest first."""
+        n = func.count().label("n")
+        query = (
+            select(LEDGER.c.reason, n)
+            .where(
+                and_(
+                    LEDGER.c.campaign == campaign,
+                    LEDGER.c.year == year,
+                    LEDGER.c.stage == stage,
+                    LEDGER.c.state == state.value,
+                )
+            )
+            .group_by(LEDGER.c.reason)
+            .order_by(n.desc(), LEDGER.c.reason)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [(str(reason or "no reason recorded"), int(count)) for reason, count in conn.execute(query)]
+
     def entries(
         self,
         campaign: str,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     delete,
@@ -17,61 +18,95 @@ from sqlalchemy import (
 from scheduler.core.outcomes import Status
 from scheduler.store.base import LEDGER, SUBSCRIBER, StoreBase, SubscriberRow
 
+#: rows looked up and written per round trip: a large import never holds every key at once
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class ImportRow(SubscriberRow):
+    """A subscriber with what a file says about their consent, as an export writes it.
+    Each field counts only when the subscriber is new; None keeps the default (active,
+    now, the caller's source). An existing subscriber's status and consent are never
+    touched: a file must not re-activate someone who unsubscribed or bounced."""
+
+    status: Status | None = None
+    consent_at: datetime | None = None
+    consent_source: str | None = None
+
+
+class Upserted(NamedTuple):
+    #: the address as stored: an existing subscriber keeps the spelling they were added with
+    email: str
+    #: "added", "updated" or "unchanged"
+    outcome: str
+
+
+class _Stored(NamedTuple):
+    email: str
+    name: str
+    language: str
+    timezone: str
+
 
 class SubscriberQueries(StoreBase):
     # -- subscribers -------------------------------------------------------------
 
     def upsert_subscribers(self, rows: Sequence[SubscriberRow], source: str, now: datetime) -> dict[str, int]:
-        """Add new subscribers as active (the organizer vouches for their consent) and
-        update a changed name, language or zone. Returns counts of added/updated/unchanged."""
+        """:meth:`upsert_subscribers_each`, counted: added/updated/unchanged."""
         counts = {"added": 0, "updated": 0, "unchanged": 0}
+        for done in self.upsert_subscribers_each(rows, source, now):
+            counts[done.outcome] += 1
+        return counts
+
+    def upsert_subscribers_each(self, rows: Sequence[SubscriberRow], source: str, now: datetime) -> list[Upserted]:
+        """In one transaction, add new subscribers as active with consent ``now`` from
+        ``source`` (the organizer vouches for it) unless an :class:`ImportRow` says
+        otherwise, and update an existing one's changed name, language or zone; their
+        status and consent stay. Returns each row's address as stored and its outcome."""
+        done: list[Upserted] = []
         if not rows:
-            return counts
+            return done
         with self._write() as conn:
-            for chunk_start in range(0, len(rows), 500):
-                chunk = rows[chunk_start : chunk_start + 500]
+            for chunk_start in range(0, len(rows), CHUNK):
+                chunk = rows[chunk_start : chunk_start + CHUNK]
                 keys = [r.email.lower() for r in chunk]
                 existing = {
-                    row.email_key: row
+                    row.email_key: _Stored(row.email, row.name, row.language, row.timezone)
                     for row in conn.execute(
                         select(
-                            SUBSCRIBER.c.id,
                             SUBSCRIBER.c.email_key,
+                            SUBSCRIBER.c.email,
                             SUBSCRIBER.c.name,
                             SUBSCRIBER.c.language,
                             SUBSCRIBER.c.timezone,
                         ).where(SUBSCRIBER.c.email_key.in_(keys))
                     )
                 }
+                # The chunk's new rows go in by one statement, in order (ids follow the
+                # input); a later row with the same address changes the pending values.
+                new: dict[str, dict[str, Any]] = {}
                 for r, key in zip(chunk, keys, strict=True):
                     old = existing.get(key)
                     if old is None:
-                        conn.execute(
-                            insert(SUBSCRIBER).values(
-                                email=r.email,
-                                email_key=key,
-                                name=r.name,
-                                language=r.language,
-                                timezone=r.timezone,
-                                status=Status.ACTIVE.value,
-                                consent_at=now,
-                                consent_source=source,
-                                created_at=now,
-                                updated_at=now,
-                            )
-                        )
-                        counts["added"] += 1
-                        existing[key] = r  # type: ignore[assignment]  # a duplicate row later in the file
-                    elif (old.name, old.language, old.timezone) != (r.name, r.language, r.timezone):
-                        conn.execute(
-                            update(SUBSCRIBER)
-                            .where(SUBSCRIBER.c.email_key == key)
-                            .values(name=r.name, language=r.language, timezone=r.timezone, updated_at=now)
-                        )
-                        counts["updated"] += 1
+                        new[key] = _new_values(r, key, source, now)
+                        existing[key] = _Stored(r.email, r.name, r.language, r.timezone)
+                        done.append(Upserted(r.email, "added"))
+                        continue
+                    if (old.name, old.language, old.timezone) == (r.name, r.language, r.timezone):
+                        done.append(Upserted(old.email, "unchanged"))
+                        continue
+                    changed = {"name": r.name, "language": r.language, "timezone": r.timezone}
+                    if key in new:
+                        new[key].update(changed)
                     else:
-                        counts["unchanged"] += 1
-        return counts
+                        conn.execute(
+                            update(SUBSCRIBER).where(SUBSCRIBER.c.email_key == key).values(**changed, updated_at=now)
+                        )
+                    existing[key] = old._replace(**changed)
+                    done.append(Upserted(old.email, "updated"))
+                if new:
+                    conn.execute(insert(SUBSCRIBER), list(new.values()))
+        return done
 
     def remove_subscriber(self, email: str) -> bool:
         """Delete a subscriber and their ledger rows: no personal data stays behind."""
@@ -122,3 +157,21 @@ class SubscriberQueries(StoreBase):
         with self._read() as conn:
             row = conn.execute(select(SUBSCRIBER).where(SUBSCRIBER.c.email_key == email.lower())).first()
             return dict(row._mapping) if row else None
+
+
+def _new_values(r: SubscriberRow, key: str, source: str, now: datetime) -> dict[str, Any]:
+    status, consent_at, consent_source = None, None, None
+    if isinstance(r, ImportRow):
+        status, consent_at, consent_source = r.status, r.consent_at, r.consent_source
+    return {
+        "email": r.email,
+        "email_key": key,
+        "name": r.name,
+        "language": r.language,
+        "timezone": r.timezone,
+        "status": (status or Status.ACTIVE).value,
+        "consent_at": consent_at or now,
+        "consent_source": consent_source or source,
+        "created_at": now,
+        "updated_at": now,
+    }

@@ -35,13 +35,17 @@ class Imported:
 
 
 def import_csv(config: Config, store: Store, path: Path, now: datetime, source: str = "import") -> Imported:
-    """Every bad row reported with its line, the good ones added or updated."""
+    """Every bad row reported with its line, the good ones added or updated. A new
+    subscriber takes the file's status and consent where it has them (an export
+    restores exactly); an existing one keeps theirs, so no file re-activates someone
+    who unsubscribed or bounced."""
     report = read_csv(path, languages(config))
     return Imported(report, store.upsert_subscribers(report.rows, source, now))
 
 
 @dataclass(frozen=True)
 class Added:
+    #: the address as stored: an existing subscriber's own spelling, else the normalized form
     email: str
     #: "added", "updated" or "unchanged"
     outcome: str
@@ -56,12 +60,13 @@ def add(
         row, warning = validate_row(email, name, language or langs[0], zone, langs)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    counts = store.upsert_subscribers([row], "cli", now)
-    return Added(row.email, next(k for k, v in counts.items() if v), warning)
+    (done,) = store.upsert_subscribers_each([row], "cli", now)
+    return Added(done.email, done.outcome, warning)
 
 
 def export_rows(store: Store, status: Status | None = None) -> Iterator[list[Any]]:
-    """The export's rows, header first; the file imports back unchanged."""
+    """The export's rows, header first: imported into an empty database, the file
+    restores each subscriber's status and consent exactly."""
     yield list(EXPORT_COLUMNS)
     for row in store.iter_subscribers(status):
         yield [row[c].isoformat() if c == "consent_at" else row[c] for c in EXPORT_COLUMNS]

@@ -1,5 +1,9 @@
 """Reading and validating subscriber input: CSV files and single entries. No SQL here:
-rows that pass go to :meth:`scheduler.store.Store.upsert_subscribers`."""
+rows that pass go to :meth:`scheduler.store.Store.upsert_subscribers`.
+
+A file may also carry the export's ``status``, ``consent_at`` and ``consent_source``
+columns, so that an export restores exactly; an empty cell, like an absent column,
+means the default (active, now, the import)."""
 
 from __future__ import annotations
 
@@ -7,18 +11,26 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
+from scheduler.core.outcomes import Status
 from scheduler.core.values import check_zone, normalize_email, one_line
 from scheduler.errors import UsageError
 from scheduler.store import SubscriberRow
+from scheduler.store.subscribers import ImportRow
 
 REQUIRED_COLUMNS = ("email", "name", "language", "timezone")
+#: honored for new subscribers only: an import never changes an existing one's status
+CONSENT_COLUMNS = ("status", "consent_at", "consent_source")
+
+#: (status, consent_at, consent_source), each None where the file leaves it to the default
+Consent = tuple[Status | None, datetime | None, str | None]
 
 
 @dataclass
 class ImportReport:
-    rows: list[SubscriberRow] = field(default_factory=list)
+    rows: list[ImportRow] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -38,6 +50,32 @@ def validate_row(
         warning = f"language {lang!r} is not one of {', '.join(languages)}; using {languages[0]!r}"
         lang = languages[0]
     return SubscriberRow(address, one_line(name), lang, zone), warning
+
+
+def validate_consent(status: str, consent_at: str, consent_source: str) -> Consent:
+    """A file's status, consent time and source, each None when empty; ValueError
+    naming the column and what it allows."""
+    state = None
+    if status := status.strip():
+        try:
+            state = Status(status.lower())
+        except ValueError:
+            allowed = ", ".join(s.value for s in Status)
+            raise ValueError(f"status must be one of {allowed} (got {status!r})") from None
+    at = None
+    if consent_at := consent_at.strip():
+        try:
+            at = datetime.fromisoformat(consent_at)
+        except ValueError:
+            at = None
+        # A time without an offset names no instant: guessing a zone would move the
+        # record of when someone agreed, so it is refused like any other bad value.
+        if at is None or at.tzinfo is None:
+            raise ValueError(
+                "consent_at must be an ISO 8601 time with a UTC offset such as 2024-05-01T09:30:00+00:00"
+                f" (got {consent_at!r})"
+            )
+    return state, at, one_line(consent_source) or None
 
 
 def read_csv(path: Path, languages: list[str]) -> ImportReport:
@@ -61,10 +99,12 @@ def read_csv(path: Path, languages: list[str]) -> ImportReport:
     for record in _records(reader):
         line, row = record
         try:
-            values = {c: (row.get(c) or "") for c in REQUIRED_COLUMNS}
-            sub, warning = validate_row(
+            values = {c: (row.get(c) or "") for c in REQUIRED_COLUMNS + CONSENT_COLUMNS}
+            base, warning = validate_row(
                 values["email"], values["name"], values["language"], values["timezone"], languages
             )
+            consent = validate_consent(values["status"], values["consent_at"], values["consent_source"])
+            sub = ImportRow(base.email, base.name, base.language, base.timezone, *consent)
         except ValueError as exc:
             report.errors.append(f"{path}:{line}: {exc}")
             continue

@@ -13,7 +13,10 @@ from typing import Any
 from scheduler.content.message import Outgoing, to_email_message
 from scheduler.core.outcomes import Result, State
 from scheduler.errors import TransportError
-from scheduler.transports.base import Transport
+from scheduler.transports.base import FatalAfter, Transport
+
+#: errors that no later message would escape (POSIX: disk full, quota, read-only, denied)
+_STOPS_THE_RUN = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES})
 
 
 def outbox_name(out: Outgoing) -> str:
@@ -53,24 +56,25 @@ class OutboxTransport(Transport):
     def build_message_payload(self, messages: Sequence[Outgoing]) -> list[tuple[Path, bytes]]:
         return [(self.root / outbox_name(m), to_email_message(m).as_bytes()) for m in messages]
 
-    def post_to_esp(self, payload: list[tuple[Path, bytes]], messages: Sequence[Outgoing]) -> list[str | None]:
-        errors: list[str | None] = []
-        for path, data in payload:
+    def post_to_esp(self, payload: list[tuple[Path, bytes]], messages: Sequence[Outgoing]) -> list[Result]:
+        done: list[Result] = []
+        for (path, data), m in zip(payload, messages, strict=True):
             try:
                 write_atomically(path, data)
-                errors.append(None)
             except OSError as exc:
-                # Nothing written yet and the outbox is unwritable: stop the run.
-                nothing_written = all(e is not None for e in errors)
-                if nothing_written and exc.errno in (errno.EACCES, errno.EROFS):
-                    raise TransportError(f"cannot write to outbox {self.root}: {exc.strerror}", fatal=True) from None
-                errors.append(f"cannot write {path.name}: {exc.strerror}")
-        return errors
+                if exc.errno in _STOPS_THE_RUN:
+                    # A full, read-only or forbidden outbox fails every message after
+                    # this one too: stop, keep what was written, give the rest back.
+                    why = f"cannot write to outbox {self.root}: {exc.strerror}"
+                    raise FatalAfter(why, done) if done else TransportError(why, fatal=True) from None
+                # The same words for every message the same cause failed, so `status`
+                # groups them; the file name is in the message id.
+                done.append(
+                    Result(m.entry_id or 0, State.FAILED, None, f"cannot write to outbox {self.root}: {exc.strerror}")
+                )
+                continue
+            done.append(Result(m.entry_id or 0, State.SENT, m.message_id, None))
+        return done
 
-    def parse_recipient_status(self, response: list[str | None], messages: Sequence[Outgoing]) -> list[Result]:
-        return [
-            Result(m.entry_id or 0, State.SENT, m.message_id, None)
-            if err is None
-            else Result(m.entry_id or 0, State.FAILED, None, err)
-            for m, err in zip(messages, response, strict=True)
-        ]
+    def parse_recipient_status(self, response: list[Result], messages: Sequence[Outgoing]) -> list[Result]:
+        return response

@@ -313,11 +313,13 @@ class SendgridTransport(Transport):
                 # Raised while connecting or writing the body (urllib wraps only those):
                 # SendGrid cannot have accepted an incomplete request, so retrying is safe.
                 if attempt >= self.max_retries:
-                    return Outcome(
-                        State.FAILED,
-                        reason=f"could not reach SendGrid at {self.settings.host}: {err.reason} "
-                        f"(gave up after {attempt + 1} attempts)"[:_REASON_MAX],
-                    )
+                    # An unreachable server stops the run: failing every subscriber one
+                    # by one would use them up; their claims are given back instead.
+                    raise TransportError(
+                        f"could not reach SendGrid at {self.settings.host}: {err.reason} "
+                        f"(gave up after {attempt + 1} attempts); stopped, nothing more was sent",
+                        fatal=True,
+                    ) from None
                 self._pause(attempt, None, f"could not reach SendGrid ({err.reason})")
             except (OSError, http.client.HTTPException) as err:
                 # The whole request was written; the answer never came (timeout, dropped

@@ -53,7 +53,12 @@ class SmtpSettings(Settings):
 
 
 class _Retry(Exception):
-    """Nothing was accepted; reconnect and try this message again."""
+    """Nothing was accepted; reconnect and try this message again. ``connection``: the
+    server could not be reached or dropped the connection (not a 4xx answer)."""
+
+    def __init__(self, message: str, *, connection: bool = False) -> None:
+        super().__init__(message)
+        self.connection = connection
 
 
 def _text(resp: bytes | str) -> str:
@@ -123,7 +128,7 @@ class SmtpTransport(Transport):
                 fatal=True,
             ) from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise _Retry(f"cannot connect to SMTP server {s.host}:{s.port}: {exc}") from None
+            raise _Retry(f"cannot connect to SMTP server {s.host}:{s.port}: {exc}", connection=True) from None
         with self._lock:
             self._all.append(conn)
             self.connects += 1
@@ -182,6 +187,13 @@ class SmtpTransport(Transport):
             except _Retry as exc:
                 self._drop()
                 if attempt >= self.settings.max_retries:
+                    if exc.connection:
+                        # The server cannot be reached: stop the run and give the unsent
+                        # claims back, rather than fail every subscriber one by one.
+                        raise TransportError(
+                            f"{exc} (gave up after {attempt + 1} attempts); stopped, nothing more was sent",
+                            fatal=True,
+                        ) from None
                     return Result(entry, State.FAILED, None, f"{exc} (gave up after {attempt + 1} attempts)")
                 wait = min(30.0, 0.5 * 2**attempt)
                 log.warning("%s; retrying in %.1f s", exc, wait)
@@ -211,7 +223,7 @@ class SmtpTransport(Transport):
                 conn.rset()
                 return self._refused(f"RCPT TO <{out.to_email}>", code, resp)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            raise _Retry(f"SMTP connection lost before the message was handed over ({exc})") from None
+            raise _Retry(f"SMTP connection lost before the message was handed over ({exc})", connection=True) from None
         try:
             code, resp = conn.data(data)
         except smtplib.SMTPDataError as exc:
