@@ -180,7 +180,7 @@ def run_once(n: int, workdir: Path, port: int, concurrency: int, claim_size: int
     config = load_config(case / "config.toml")
     store = Store(config.database_url)
     transport = SendgridTransport(config.transport.sendgrid)
-    sender = Delivery(config, store, Signer(b"bench-signing-key-0123456789"), transport=transport)
+    sender = Delivery(config, store, Signer(b"bench-signing-key-0123456789abcdef"), transport=transport)
     phases = Phases()
     phases.wrap(store, "candidates_range", "select")
     phases.wrap(store, "claim_ids", "claim")

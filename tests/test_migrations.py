@@ -1,7 +1,8 @@
 """Alembic owns the schema: a new database is made at the head revision with exactly the
-DDL release 0.1.0 made, a 0.1.0 database is refused until it is upgraded, the upgrade
-keeps every row and a backup, and neither the check on open nor two instances starting
-at once get in each other's way.
+DDL release 0.1.0 made plus the later migrations' changes (0002: AUTOINCREMENT on
+subscriber), a 0.1.0 database is refused until it is upgraded, the upgrade keeps every
+row and a backup, and neither the check on open nor two instances starting at once get
+in each other's way.
 
 Self-sufficient (no conftest fixtures): it must run while the rest of the package moves.
 """
@@ -65,6 +66,27 @@ def _ddl(path: Path) -> dict[str, str]:
     return {f"{kind} {name}": " ".join(sql.split()) for kind, name, sql in rows if name != "alembic_version"}
 
 
+def _at_head(ddl: dict[str, str]) -> dict[str, str]:
+    """0.1.0's DDL as it is at HEAD: migration 0002 rebuilt subscriber with AUTOINCREMENT
+    (SQLite's rename quotes the name), which brings SQLite's sqlite_sequence table."""
+    made = dict(ddl)
+    old = made["table subscriber"]
+    new = (
+        old.replace("CREATE TABLE subscriber (", 'CREATE TABLE "subscriber" (')
+        .replace("id INTEGER NOT NULL,", "id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,")
+        .replace(", PRIMARY KEY (id) )", " )")
+    )
+    assert new.count("AUTOINCREMENT") == 1 and "PRIMARY KEY (id)" not in new, old
+    made["table subscriber"] = new
+    made["table sqlite_sequence"] = "CREATE TABLE sqlite_sequence(name,seq)"
+    return made
+
+
+def _sequence(path: Path) -> list[tuple[Any, ...]]:
+    with _sqlite(path) as conn:
+        return conn.execute("SELECT name, seq FROM sqlite_sequence").fetchall()
+
+
 def _dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, read with plain sqlite3 (no SQLAlchemy type conversion)."""
     with _sqlite(path) as conn:
@@ -103,7 +125,18 @@ def test_head_is_the_scripts_head() -> None:
     assert script.get_heads() == [HEAD]
 
 
-def test_a_new_database_gets_exactly_the_0_1_0_schema(tmp_path: Path, fresh: sa.Engine) -> None:
+def test_revision_0001_makes_exactly_the_0_1_0_schema(tmp_path: Path) -> None:
+    """0.1.0 databases are stamped 0001 as they are: 0001 must make the same DDL."""
+    path = tmp_path / "at-0001.db"
+    with _engine(path) as engine, engine.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn), "0001")
+    made, expected = _ddl(path), _ddl(FIXTURE)
+    assert sorted(made) == sorted(expected)
+    for name, sql in expected.items():
+        assert made[name] == sql, name
+
+
+def test_a_new_database_gets_the_0_1_0_schema_as_it_is_at_head(tmp_path: Path, fresh: sa.Engine) -> None:
     assert migrate.state(fresh) == "empty"
     assert migrate.current_revision(fresh) is None
 
@@ -111,10 +144,11 @@ def test_a_new_database_gets_exactly_the_0_1_0_schema(tmp_path: Path, fresh: sa.
 
     assert migrate.state(fresh) == "current"
     assert migrate.current_revision(fresh) == HEAD
-    made, expected = _ddl(tmp_path / "new.db"), _ddl(FIXTURE)
+    made, expected = _ddl(tmp_path / "new.db"), _at_head(_ddl(FIXTURE))
     assert sorted(made) == sorted(expected)
     for name, sql in expected.items():
         assert made[name] == sql, name
+    assert _sequence(tmp_path / "new.db") == [("subscriber", 0)]
     assert not [p for p in tmp_path.iterdir() if ".backup-" in p.name], "a new database has nothing to back up"
 
 
@@ -163,7 +197,9 @@ def test_a_0_1_0_database_is_refused_then_upgraded_without_losing_a_row(
     assert migrate.state(engine) == "current"
     assert migrate.current_revision(engine) == HEAD
     assert _dump(path) == before
-    assert _ddl(path) == _ddl(FIXTURE)
+    assert _ddl(path) == _at_head(_ddl(FIXTURE))
+    # The next id is above every id in the table (test_subscriber_ids.py: never reused).
+    assert _sequence(path) == [("subscriber", 8)]
     migrate.ensure_current(engine)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1, "the upgrade left foreign keys off"
@@ -181,12 +217,14 @@ def test_the_backup_goes_to_backup_dir(tmp_path: Path, old: tuple[Path, sa.Engin
     assert report.backup.is_file()
 
 
-LATER = """
+NEXT = f"{int(HEAD) + 1:04d}"
+
+LATER = f"""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{NEXT}"
+down_revision = "{HEAD}"
 branch_labels = None
 depends_on = None
 
@@ -205,7 +243,7 @@ def downgrade():
 def test_a_later_migration_rebuilds_a_referenced_table_keeping_every_row(
     tmp_path: Path, old: tuple[Path, sa.Engine], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A database at 0001 is "behind" a release with 0002; the upgrade rebuilds the
+    """A database at HEAD is "behind" a release with one more migration; the upgrade rebuilds the
     subscriber table the way SQLite needs (copy, drop, rename) without the drop taking
     the ledger rows that refer to it, or failing on them."""
     path, engine = old
@@ -214,18 +252,18 @@ def test_a_later_migration_rebuilds_a_referenced_table_keeping_every_row(
 
     scripts = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0002_note.py").write_text(LATER, encoding="utf-8")
+    (scripts / "versions" / f"{NEXT}_note.py").write_text(LATER, encoding="utf-8")
     monkeypatch.setattr(migrate, "MIGRATIONS", scripts)
-    monkeypatch.setattr(migrate, "HEAD", "0002")
+    monkeypatch.setattr(migrate, "HEAD", NEXT)
 
     assert migrate.state(engine) == "behind"
-    with pytest.raises(SchemaBehind, match=r"is at schema 0001, this release needs 0002"):
+    with pytest.raises(SchemaBehind, match=rf"is at schema {HEAD}, this release needs {NEXT}"):
         migrate.ensure_current(engine)
 
     report = migrate.upgrade(engine, now=datetime(2028, 2, 1, tzinfo=UTC))
 
-    assert report.from_rev == "0001" and report.to_rev == "0002" and report.changed
-    assert report.backup == tmp_path / "subscribers-0.1.0.db.backup-20280201T000000Z-0001"
+    assert report.from_rev == HEAD and report.to_rev == NEXT and report.changed
+    assert report.backup == tmp_path / f"subscribers-0.1.0.db.backup-20280201T000000Z-{HEAD}"
     assert _dump(report.backup) == before
     after = _dump(path)
     assert after["subscriber"] == [(*row, "") for row in before["subscriber"]]
@@ -308,7 +346,13 @@ def test_offline_sql_for_postgresql() -> None:
     assert "CONSTRAINT uq_ledger_entry UNIQUE (campaign, year, stage, subscriber_id)" in sql
     assert "FOREIGN KEY(subscriber_id) REFERENCES subscriber (id)" in sql
     assert "fk_ledger" not in sql
-    assert f"INSERT INTO alembic_version (version_num) VALUES ('{HEAD}')" in sql
+    # 0002 changes nothing on PostgreSQL (its sequence never reuses an id) but is recorded.
+    assert "INSERT INTO alembic_version (version_num) VALUES ('0001')" in sql
+    in_0002 = sql.split("-- Running upgrade 0001 -> 0002", 1)[1].split("-- Running upgrade", 1)[0]
+    assert [line for line in in_0002.splitlines() if line.strip() and line != "COMMIT;"] == [
+        "UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001';",
+    ]
+    assert f"version_num='{HEAD}'" in sql
 
 
 # --- PostgreSQL ----------------------------------------------------------------------

@@ -15,9 +15,14 @@ import os
 import secrets
 
 from scheduler.config import Config
-from scheduler.errors import MissingSecret, UsageError
+from scheduler.errors import ConfigError, MissingSecret, UsageError
 
 _VERSION = "v1"
+
+#: a key people type or paste must be long and varied: 16 spaces signed links before
+MIN_KEY_CHARS = 32
+MIN_DISTINCT_CHARS = 10
+KEY_RULE = f"at least {MIN_KEY_CHARS} characters, at least {MIN_DISTINCT_CHARS} of them different"
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 
@@ -30,9 +35,14 @@ def _b64(data: bytes) -> str:
 class Signer:
     """Holds the signing key; its repr never shows it."""
 
-    def __init__(self, key: bytes) -> None:
-        if len(key) < 16:
-            raise UsageError("the unsubscribe signing key must be at least 16 bytes long")
+    def __init__(self, key: bytes, *, source: str = "the unsubscribe signing key") -> None:
+        """``source`` names where the key came from in the refusal; the key itself never
+        appears in it."""
+        if _weak(key.decode("utf-8", "surrogateescape")):
+            raise ConfigError(
+                f"{source} is too weak: it must be {KEY_RULE}; generate one with"
+                " python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
         # Keyed once, copied per token: a send signs one link per recipient.
         # BENCHMARKS.md ("Signing links") measured RFC 2104 written out by hand at
         # 1.75 us a token against 2.40 us for this: not worth the extra code.
@@ -46,12 +56,20 @@ class Signer:
         value = os.environ.get(env_name)
         if not value:
             raise MissingSecret(env_name, "sender.signing_key_env")
-        return cls(value.encode("utf-8"))
+        # surrogateescape gives back the bytes the environment holds, even when they are
+        # not UTF-8 (os.environ decodes them that way), instead of failing to encode.
+        source = f"environment variable {env_name} (named by sender.signing_key_env in config.toml)"
+        return cls(value.encode("utf-8", "surrogateescape"), source=source)
 
     @classmethod
     def ephemeral(cls) -> Signer:
         """A throwaway key for demos: links it signs stop verifying when the process ends."""
-        return cls(secrets.token_bytes(32))
+        # 43 characters of 64 kinds: fewer than 10 different ones comes about once in
+        # 10**26 draws, and then the loop draws again.
+        key = secrets.token_urlsafe(32)
+        while _weak(key):
+            key = secrets.token_urlsafe(32)
+        return cls(key.encode("ascii"))
 
     def _mac(self, payload: str) -> str:
         mac = self._keyed.copy()
@@ -63,13 +81,24 @@ class Signer:
         return f"{_VERSION}.{payload}.{self._mac(payload)}"
 
     def verify(self, token: str) -> int:
-        """The subscriber id a token names; UsageError when it was not signed by this key."""
+        """The subscriber id a token names; UsageError when it was not signed by this key.
+
+        The id it returns may belong to no one any more (the subscriber was removed):
+        the caller looks it up and refuses a token whose subscriber is gone. Ids are
+        never handed out twice (migration 0002), so the token cannot name someone else."""
         parts = token.split(".")
-        if len(parts) != 3 or parts[0] != _VERSION or not parts[1].isdigit():
+        # token() writes ASCII only. Anything else is refused here: compare_digest raises
+        # TypeError on non-ASCII str, and str.isdigit() accepts digits int() reads
+        # differently ("١٢" is 12) or not at all ("²").
+        if not token.isascii() or len(parts) != 3 or parts[0] != _VERSION or not parts[1].isdigit():
             raise UsageError(f"not an unsubscribe token: {token[:40]!r}")
         if not hmac.compare_digest(parts[2], self._mac(parts[1])):
             raise UsageError("unsubscribe token signature does not match")
         return int(parts[1])
+
+
+def _weak(key: str) -> bool:
+    return len(key) < MIN_KEY_CHARS or len(set(key)) < MIN_DISTINCT_CHARS
 
 
 def signer_for(config: Config, *, ephemeral_ok: bool = False) -> Signer:

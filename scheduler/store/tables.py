@@ -55,7 +55,13 @@ def _utc() -> Column[datetime]:
 
 class Subscriber(SQLModel, table=True):
     __tablename__ = "subscriber"
-    __table_args__ = (Index("ix_subscriber_status_zone", "status", "timezone", "id"),)
+    # AUTOINCREMENT: SQLite never hands an id out twice, so an unsubscribe link signed
+    # for someone removed cannot come to name someone new (migration 0002; PostgreSQL's
+    # sequence never reuses one anyway).
+    __table_args__ = (
+        Index("ix_subscriber_status_zone", "status", "timezone", "id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     #: the address as normalized by email-validator (domain lower-cased)
