@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 from conftest import Project
+from sqlalchemy.engine import make_url
 
 from scheduler.config import load_config
+
+DB_LINE = 'url = "sqlite:///subscribers.db"        # relative paths resolve against this file\'s folder'
+TRANSPORT_LINES = 'kind = "outbox"              # outbox | smtp | sendgrid\noutbox_dir = "outbox"'
+PG_PASSWORD = "pg-secret-Zq81-never-shown"
+PG_CONFIG = 'url = "postgresql+psycopg://anniv@127.0.0.1:1/anniv"\npassword_env = "ANNIVERSARY_DATABASE_PASSWORD"'
 
 
 def test_shipped_config_loads_and_resolves_paths_against_its_folder(project: Project) -> None:
@@ -141,4 +147,104 @@ def test_missing_signing_key_names_the_variable(run, monkeypatch: pytest.MonkeyP
     assert result.exit_code == 2
     assert result.stderr == (
         "Error: environment variable ANNIVERSARY_SIGNING_KEY is not set (named by sender.signing_key_env in config.toml)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("notaurl", "'notaurl'"),
+        ("mysql://anniv:hunter2@db.example.org/anniv", "'mysql://anniv:***@db.example.org/anniv'"),
+        ("postgresql://anniv@db.example.org/anniv", "'postgresql://anniv@db.example.org/anniv'"),
+        ("anniv:hunter2@db.example.org/anniv", "'anniv:***@db.example.org/anniv'"),
+    ],
+)
+def test_a_database_url_the_store_cannot_use_is_one_line(run, project: Project, url: str, shown: str) -> None:
+    project.edit_config(DB_LINE, f'url = "{url}"')
+    result = run("status")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"Error: {project.config}: database.url: must be sqlite:///path or "
+        f"postgresql+psycopg://user@host/db (got {shown})\n"
+    )
+    assert "hunter2" not in result.stderr
+
+
+def test_a_missing_templates_folder_is_a_config_error_before_any_database(run, project: Project) -> None:
+    project.edit_config('templates = "templates/black-january"', 'templates = "templates/black-jan"')
+    result = run("send", "black-january", "reminder", "--year", "2027", "--yes")
+    assert (result.exit_code, result.stdout) == (2, "")
+    folder = project.root / "templates" / "black-jan"
+    assert result.stderr == f"Error: {project.config}: campaign[0].templates: no such folder {folder}\n"
+    assert not (project.root / "subscribers.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("", "transport.smtp.host: is required"),
+        (
+            '[transport.smtp]\nhost = ""\n',
+            "transport.smtp.host: must name the SMTP server, e.g. \"smtp.example.org\" (got '')",
+        ),
+        (
+            '[transport.smtp]\nhost = "  "\n',
+            "transport.smtp.host: must name the SMTP server, e.g. \"smtp.example.org\" (got '  ')",
+        ),
+    ],
+)
+def test_smtp_needs_a_host_rather_than_localhost_by_default(run, project: Project, table: str, message: str) -> None:
+    project.edit_config(
+        TRANSPORT_LINES,
+        f'kind = "smtp"\noutbox_dir = "outbox"\n{table}',
+    )
+    result = run("status")
+    assert (result.exit_code, result.stderr) == (2, f"Error: {project.config}: {message}\n")
+    assert not (project.root / "subscribers.db").exists()
+
+
+def test_a_byte_order_mark_before_config_toml_is_read_past(run, project: Project) -> None:
+    project.config.write_bytes(b"\xef\xbb\xbf" + project.config.read_bytes())
+    result = run("subscribers", "count")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout.splitlines()[-1] == "total\t0"
+
+
+@pytest.mark.parametrize("zone", ["localtime", "Factory", "posixrules", "posix/Asia/Baku", "/etc/localtime"])
+def test_only_iana_zone_names_are_time_zones(run, project: Project, zone: str) -> None:
+    project.edit_config('timezone = "Asia/Baku"', f'timezone = "{zone}"')
+    result = run("status")
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(
+        f"Error: {project.config}: campaign[0].timezone: must be an IANA time zone such as Asia/Baku"
+    )
+    assert line.endswith(f"(got {zone!r})")
+    project.edit_config(f'timezone = "{zone}"', 'timezone = "Asia/Baku"')
+    added = run("subscribers", "add", "ana@example.com", "--timezone", zone)
+    assert added.exit_code == 2
+    assert added.stderr.startswith("Error: timezone must be an IANA time zone such as Asia/Baku")
+
+
+def test_the_postgresql_password_comes_from_the_environment(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    project.edit_config(DB_LINE, PG_CONFIG)
+    monkeypatch.setenv("ANNIVERSARY_DATABASE_PASSWORD", PG_PASSWORD)
+    url = make_url(load_config(project.config).database_url)
+    assert (url.username, url.password, url.host, url.database) == ("anniv", PG_PASSWORD, "127.0.0.1", "anniv")
+
+
+def test_a_busy_timeout_other_than_60_s_rides_in_the_sqlite_url(project: Project) -> None:
+    assert make_url(load_config(project.config).database_url).query == {}
+    project.edit_config(DB_LINE, 'url = "sqlite:///subscribers.db"\nbusy_timeout_seconds = 2.5')
+    url = make_url(load_config(project.config).database_url)
+    assert (url.database, url.query) == (str(project.root / "subscribers.db"), {"timeout": "2.5"})
+
+
+def test_password_env_beside_a_sqlite_file_is_a_config_error(run, project: Project) -> None:
+    project.edit_config(DB_LINE, 'url = "sqlite:///subscribers.db"\npassword_env = "ANNIVERSARY_DATABASE_PASSWORD"')
+    result = run("status")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"Error: {project.config}: database: password_env: only a PostgreSQL url takes a password; "
+        "a SQLite file has none\n",
     )

@@ -165,7 +165,7 @@ def test_wrong_password_stops_the_run_and_releases_the_claims(
 
 def test_missing_password_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SMTP_PASSWORD")
-    cfg = make_config(tmp_path, '[transport.smtp]\nusername = "mailer"', kind="smtp")
+    cfg = make_config(tmp_path, '[transport.smtp]\nhost = "smtp.example.org"\nusername = "mailer"', kind="smtp")
     with pytest.raises(MissingSecret, match="SMTP_PASSWORD"):
         SmtpTransport(cfg.transport.smtp)
 

@@ -85,6 +85,9 @@ def delivery(
     missing secret stops the command before it reads or writes anything.
     ``ephemeral_key``: a command that only shows messages may sign links with a
     throwaway key when none is set."""
+    # Every secret the command needs first, in this order: the signing key, the
+    # transport's, then the database's (Config.database_url) as the store opens. Opening
+    # creates a new database, so a command that cannot run leaves no empty one behind.
     signer = signer_for(config, ephemeral_ok=ephemeral_key)
     transport = make_transport(config.transport, config.base_dir) if sends else None
     return Delivery(config, open_store(config) if store else None, signer, transport=transport, on_progress=progress)

@@ -25,7 +25,15 @@ from jinja2 import meta, nodes
 from scheduler.config import CampaignConfig, Config
 from scheduler.content.handwritten import Finding, hand_written_numbers
 from scheduler.content.links import Links, Signer
-from scheduler.content.templates import PARTS, SubscriberView, TemplateSet, build_context, template_name
+from scheduler.content.templates import (
+    PARTS,
+    SubscriberView,
+    TemplateLimit,
+    TemplateSet,
+    build_context,
+    template_name,
+    unsafe_paths,
+)
 from scheduler.core.dates import LAST_YEAR, anniversary_number
 from scheduler.errors import TemplateProblem
 
@@ -97,7 +105,7 @@ class _Sources:
                 if loader is None:
                     raise jinja2.TemplateNotFound(name)
                 source, filename, _ = loader.get_source(self.env, name)
-            except jinja2.TemplateNotFound:
+            except (jinja2.TemplateNotFound, TemplateProblem):  # a link: reported on its own
                 self._files[name] = None
             else:
                 blank = _COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), source)
@@ -181,8 +189,14 @@ class _Wrong:
 def check_campaign(config: Config, campaign: CampaignConfig, first_year: int) -> Iterator[Problem]:
     years = check_years(campaign.event_date, first_year)
     templates = TemplateSet(config, campaign)
+    # Links and devices are refused when a template is loaded; report them all, used
+    # or not, before one is (README: Templates).
+    for path, what in unsafe_paths(templates.roots):
+        yield Problem(path, what)
     sources = _Sources(templates)
     wrong: dict[tuple[str, str, str, str], _Wrong] = {}
+    #: files where a render went over a limit: reported once, not rendered again
+    limited: set[str] = set()
     for stage in campaign.stage:
         for language in campaign.languages:
             missing = templates.missing(language, stage.id)
@@ -199,9 +213,9 @@ def check_campaign(config: Config, campaign: CampaignConfig, first_year: int) ->
                 except TemplateProblem as exc:
                     broken = True
                     yield Problem(str(exc).split(": ", 1)[0], str(exc).split(": ", 1)[1])
-            if broken:
+            if broken or _uses(sources, limited, language, stage.id):
                 continue
-            yield from _check_renders(config, campaign, templates, sources, stage.id, language, years, wrong)
+            yield from _check_renders(config, campaign, templates, sources, stage.id, language, years, wrong, limited)
     for (where, *_), w in wrong.items():
         yield Problem(where, w.message())
 
@@ -215,6 +229,7 @@ def _check_renders(
     language: str,
     years: range,
     wrong: dict[tuple[str, str, str, str], _Wrong],
+    limited: set[str],
 ) -> Iterator[Problem]:
     stage = campaign.get_stage(stage_id)
     seen: set[str] = set()
@@ -231,6 +246,11 @@ def _check_renders(
                 if msg not in seen:
                     seen.add(msg)
                     yield Problem(msg.split(": ", 1)[0], f"year {year}, {zone}: {msg.split(': ', 1)[-1]}")
+                if isinstance(exc, TemplateLimit):
+                    # Over a limit once is over it every year: one problem, and no more
+                    # seconds spent on renders that end the same way.
+                    limited.add(exc.file)
+                    return
                 continue
             plain_html = _strip_tags(out.html)
             for part, text in (("txt", out.text), ("html", plain_html)):
@@ -253,6 +273,15 @@ def _check_renders(
                     hand_written_numbers(text, language, expected),
                     wrong,
                 )
+
+
+def _uses(sources: _Sources, files: set[str], language: str, stage_id: str) -> bool:
+    """Whether a part of this stage and language is, extends or includes one of ``files``."""
+    return bool(files) and any(
+        sources.path(member) in files
+        for part in PARTS
+        for member in sources.family(template_name(language, stage_id, part))
+    )
 
 
 def _collect(

@@ -11,6 +11,7 @@ is rendered alone instead.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
@@ -22,6 +23,8 @@ from scheduler.content.message import Outgoing, Rendered
 from scheduler.content.templates import SubscriberView, TemplateSet, build_context
 from scheduler.core.values import one_line
 from scheduler.errors import TemplateProblem
+
+log = logging.getLogger(__name__)
 
 
 class Person(NamedTuple):
@@ -55,7 +58,8 @@ class Composer:
         self.config = config
         self.links = Links(config, signer)
         self._templates: dict[str, TemplateSet] = {}
-        self._groups: dict[tuple[str, str, int, GroupKey], Rendered | None] = {}
+        #: a group's content, None (render each alone) or why the group does not render
+        self._groups: dict[tuple[str, str, int, GroupKey], Rendered | TemplateProblem | None] = {}
 
     def templates(self, campaign: CampaignConfig) -> TemplateSet:
         if campaign.id not in self._templates:
@@ -77,7 +81,8 @@ class Composer:
 
     def group(self, campaign: CampaignConfig, stage: StageConfig, year: int, key: GroupKey) -> Rendered | None:
         """The group's content with placeholders (made once), or None when its people
-        must be rendered alone. TemplateProblem when the templates do not render."""
+        must be rendered alone. TemplateProblem when the templates do not render; that
+        answer is kept too, so each batch of a broken group does not render it again."""
         cache_key = (campaign.id, stage.id, year, key)
         if cache_key not in self._groups:
             language, zone, has_name = key
@@ -87,8 +92,19 @@ class Composer:
                 view = SubscriberView(name if has_name else "", language, zone)
                 return tpl.render(stage.id, build_context(self.config, campaign, stage, year, view, url))
 
-            self._groups[cache_key] = render_group(render, self.links.unsubscribe_base)
-        return self._groups[cache_key]
+            try:
+                self._groups[cache_key] = render_group(render, self.links.unsubscribe_base)
+            except TemplateProblem as exc:
+                self._groups[cache_key] = exc
+            except Exception as exc:
+                # Not the templates' doing (they raise TemplateProblem): still the group's
+                # content, so its people are given back, never left unknown.
+                log.debug("content group %s did not render", key, exc_info=True)
+                self._groups[cache_key] = TemplateProblem(f"{type(exc).__name__}: {one_line(str(exc))[:300]}")
+        got = self._groups[cache_key]
+        if isinstance(got, TemplateProblem):
+            raise TemplateProblem(str(got))
+        return got
 
     def envelope(
         self,
@@ -135,8 +151,10 @@ class Composer:
         one batch per person when the templates transform the name or link. Recipients
         carry no entry id yet: a claim names them by subscriber (Batch.claimed).
 
-        A group whose templates do not render raises TemplateProblem (its people all
-        fail alike); a person whose message alone does not render is in ``failed``."""
+        A group whose templates do not render raises TemplateProblem (nothing of it can
+        go; the caller gives its people back for a later run); a person whose message
+        alone does not render, for whatever reason, is in ``failed`` with why, and the
+        others go."""
         content = self.group(campaign, stage, year, key)
         if content is None:
             return self._alone(campaign, stage, year, now, people, is_test)
@@ -169,6 +187,11 @@ class Composer:
                 rendered = self.render(campaign, stage, year, view, link_id)
             except TemplateProblem as exc:
                 failed.append((p.subscriber_id, f"template: {exc}"))
+                continue
+            except Exception as exc:
+                # One person's own data (a zone, a name) fails them alone; the rest go.
+                log.debug("message for subscriber %s did not render", p.subscriber_id, exc_info=True)
+                failed.append((p.subscriber_id, f"render: {type(exc).__name__}: {one_line(str(exc))[:300]}"))
                 continue
             envelope = self.envelope(campaign, stage, year, rendered, now, is_test=is_test)
             url = self.links.unsubscribe(link_id)

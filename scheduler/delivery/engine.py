@@ -42,6 +42,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class GroupsNotRendered(TemplateProblem):
+    """Some content groups' messages did not render, so none of them went: their claims
+    were given back and those subscribers stay eligible for a run after the template is
+    fixed. Raised when the rest of the stage has been sent and recorded; ``result``
+    holds its counts. Exit 1 (README: Troubleshooting, exit codes)."""
+
+    def __init__(self, result: RunCounts, held: int, problems: list[str]) -> None:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()))
+        more = f" (and {len(problems) - 1} other problem(s))" if len(problems) > 1 else ""
+        super().__init__(
+            f"{result.campaign} {result.year} {result.stage}: {held} subscriber(s) not sent and still eligible,"
+            f" their message does not render: {problems[0]}{more}" + (f"; the others: {counts}" if counts else "")
+        )
+        self.result = result
+        self.held = held
+
+
 class StageSend:
     """One stage to everyone eligible, once; :meth:`run` does it."""
 
@@ -74,6 +91,9 @@ class StageSend:
         #: ledger writes not yet known to have landed, oldest first
         self.writes: deque[tuple[Future[Any], list[Result]]] = deque()
         self.fatal: TransportError | None = None
+        #: subscribers whose group did not render (given back), and why, once each
+        self.held = 0
+        self.held_why: list[str] = []
         #: a chunk whose claim is under way, not yet handed to the transport
         self.pending: Iterator[tuple[Batch, Any] | None] | None = None
         self.seq = 0
@@ -126,6 +146,8 @@ class StageSend:
             self._reap(wait=True)
         if self.fatal:
             raise self.fatal
+        if self.held:
+            raise GroupsNotRendered(self.result, self.held, self.held_why)
 
     def _abandon_pending(self) -> None:
         """After an error: a chunk claimed but never handed over is given back."""
@@ -227,7 +249,14 @@ class StageSend:
         yield None
         won = claiming.result()
         if problem is not None:
-            self._finish([Result(eid, State.FAILED, None, f"template: {problem}") for eid in won.values()])
+            # The group's own content does not render, so nothing of it went anywhere:
+            # give its claims back (they never read ``unknown`` after this run) and say
+            # so at the end. Its people are sent by a run after the template is fixed.
+            self.writer.submit(self.store.release, list(won.values()))
+            self.held += len(won)
+            if str(problem) not in self.held_why:
+                self.held_why.append(str(problem))
+            log.info("%d subscriber(s) not sent, their message does not render: %s", len(won), problem)
             return
         failed = [Result(won[sid], State.FAILED, None, why) for sid, why in composed.failed if sid in won]
         if failed:

@@ -13,11 +13,9 @@ without waiting. The sending itself is :meth:`scheduler.delivery.runs.Delivery.r
 idempotent, catches up whatever is due within each campaign's late cutoff, and records
 as skipped what is past it, so a start after downtime is just one more wake.
 
-Missed runs (APScheduler's default ``misfire_grace_time`` of 1 s silently drops a job
-missed across a suspend or a busy executor): a due wake keeps running until its slot's
-cutoff; cutoff, heads-up and safety wakes have no limit (``None``) because ``tick``
-itself decides what is still worth doing; ``coalesce=True`` everywhere folds a backlog
-of missed ticks into one.
+Missed runs (APScheduler's default ``misfire_grace_time`` of 1 s drops a job missed
+across a suspend): a due wake may run until its slot's cutoff; the others have no limit,
+since ``tick`` decides what is still worth doing; ``coalesce=True`` folds a backlog.
 
 Signals (huey style): handlers only set flags. The Python handler runs in the main
 thread, which sleeps in the scheduler's Event.wait and would not look at a flag until
@@ -37,24 +35,23 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from threading import TIMEOUT_MAX
 from types import FrameType
 from typing import Any
 
 from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
 from scheduler.config import Config, load_config
 from scheduler.content.links import Signer, signer_for
 from scheduler.core import planning as planner
+from scheduler.core.values import one_line
 from scheduler.delivery import headsup
 from scheduler.delivery.runs import Delivery, RunCounts
 from scheduler.errors import ConfigError, SchedulerError
+from scheduler.service.loop import DaemonScheduler, Flags
 from scheduler.service.notify import Notifier
 from scheduler.store import Store, upgrade_database
 from scheduler.transports import make_transport
@@ -66,36 +63,8 @@ SAFETY_TICK_SECONDS = 60
 _PLANNED = ("due@", "cutoff@", "heads-up@")
 
 
-@dataclass
-class Flags:
-    """Written by signal handlers, read by the scheduler's jobs; nothing else happens in
-    a handler (a lock taken there could deadlock against the interrupted thread)."""
-
-    stop: bool = False
-    reload: bool = False
-
-
-class _DaemonScheduler(BlockingScheduler):  # type: ignore[misc]  # APScheduler 3 ships no types
-    """BlockingScheduler whose loop also ends once the stop flag is set, so the shutdown
-    happens in the loop's own thread: APScheduler 3.11's shutdown() called from another
-    thread while _process_jobs runs can raise JobLookupError in the loop."""
-
-    def __init__(self, stop_requested: Callable[[], bool], **options: Any) -> None:
-        super().__init__(**options)
-        self._stop_requested = stop_requested
-
-    def _main_loop(self) -> None:
-        wait_seconds: float | None = TIMEOUT_MAX
-        while self.state != STATE_STOPPED and not self._stop_requested():
-            self._event.wait(wait_seconds)
-            self._event.clear()
-            if self._stop_requested():
-                break
-            wait_seconds = self._process_jobs()
-
-
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    return one_line(str(exc)) or type(exc).__name__
 
 
 class Daemon:
@@ -114,6 +83,9 @@ class Daemon:
         self.clock = clock
         self.notifier = notifier or Notifier()
         self.flags = Flags()
+        # Secrets first: a missing one stops the start before any database is made.
+        self.signer = signer or signer_for(config)
+        make_transport(config.transport, config.base_dir)
         if store is None:
             # Upgrading on start (after a backup of a SQLite file) is the daemon's
             # job: it is what systemd restarts after a package upgrade.
@@ -126,11 +98,9 @@ class Daemon:
                     f"; backup {report.backup}" if report.backup else "",
                 )
         self.store = store or Store(config.database_url)
-        self.signer = signer or signer_for(config)
-        make_transport(config.transport, config.base_dir)  # a missing secret stops the start
         self.delivery = self._make_delivery(config)
         self.safety_tick_seconds = safety_tick_seconds
-        self.scheduler = scheduler or _DaemonScheduler(
+        self.scheduler = scheduler or DaemonScheduler(
             lambda: self.flags.stop,
             timezone=UTC,
             # Several threads so the watchdog and the safety tick still run while a long
@@ -313,7 +283,11 @@ class Daemon:
             make_transport(new.transport, new.base_dir)
             delivery = self.validate(new, now, signer)
         except SchedulerError as exc:
-            log.error("reload of %s refused, keeping the running config and templates: %s", path, _one_line(exc))
+            log.error(
+                "reload of %s refused, keeping the running config and templates: %s",
+                path,
+                _one_line(exc),
+            )
             self.notifier.ready(f"reload refused: {_one_line(exc)}")
             return False
         self.config, self.delivery, self.signer = new, delivery, signer

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scheduler.store.base import Candidate, StoreError, SubscriberRow, make_engine
+from scheduler.store.base import Candidate, StoreError, SubscriberRow, make_engine, refuse_empty_file
 from scheduler.store.ledger import LedgerQueries
 from scheduler.store.runs import RunQueries
 from scheduler.store.subscribers import SubscriberQueries
@@ -31,6 +31,7 @@ def upgrade_database(url: str) -> UpgradeReport:
     the daemon does it on start): a SQLite file is backed up first."""
     from scheduler.store import migrate
 
+    refuse_empty_file(url)
     engine = make_engine(url)
     try:
         return migrate.upgrade(engine)

@@ -29,7 +29,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from scheduler.content.message import Outgoing, to_email_message
 from scheduler.core.outcomes import Result, State
@@ -42,7 +42,8 @@ log = logging.getLogger("scheduler.transports.smtp")
 class SmtpSettings(Settings):
     """``[transport.smtp]``"""
 
-    host: str = "localhost"
+    #: required: an empty host would make smtplib talk to localhost without a word
+    host: str
     port: Annotated[int, Field(ge=1, le=65535)] = 587
     security: Literal["starttls", "tls", "none"] = "starttls"
     username: str | None = None
@@ -50,6 +51,13 @@ class SmtpSettings(Settings):
     timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
     #: attempts after a dropped connection or a 4xx answer before the entry fails
     max_retries: Annotated[int, Field(ge=0, le=20)] = 3
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError(f'must name the SMTP server, e.g. "smtp.example.org" (got {value!r})')
+        return value.strip()
 
 
 class _Retry(Exception):

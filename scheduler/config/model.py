@@ -1,28 +1,35 @@
-"""config.toml: read and validated whole before anything starts.
-
-A mistake becomes one line per problem, naming the file, the key path and what is
-allowed; nothing is touched until the whole file is valid. Secrets are never in the
-file: it names the environment variables they come from.
-"""
+"""The shape of config.toml, as pydantic models: every key, its default and what is
+allowed (README: Configuration). Unknown keys are errors. Reading the file and turning
+validation errors into one line each is :mod:`scheduler.config.load`."""
 
 from __future__ import annotations
 
+import logging
+import os
 import re
-import tomllib
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from scheduler.core.dates import LeapDayRule, resolve_year
 from scheduler.core.timing import QuietHours, parse_duration
 from scheduler.core.values import check_language, check_zone, normalize_email
-from scheduler.errors import ConfigError, UnknownCampaign, UnknownStage, UsageError
+from scheduler.errors import MissingSecret, UnknownCampaign, UnknownStage, UsageError
 from scheduler.transports import REGISTRY
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = Path("config.toml")
 _SLUG = r"^[a-z0-9][a-z0-9-]*$"
+
+#: the SQLAlchemy drivers the store is written and tested for (README: Configuration)
+DATABASE_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
+#: how long a SQLite write waits for another writer's lock; the store's default too
+DEFAULT_BUSY_TIMEOUT = 60.0
 
 
 class _Strict(BaseModel):
@@ -30,8 +37,38 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _masked(url: str) -> str:
+    """A database URL fit for an error line: never the password it may carry."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        # Not a URL, but "user:secret@host" may still hold one.
+        return re.sub(r"(?<=:)[^:@/]+(?=@)", "***", url)
+
+
 class DatabaseConfig(_Strict):
     url: str = "sqlite:///subscribers.db"
+    #: the environment variable holding the PostgreSQL password, merged into url
+    password_env: str | None = None
+    #: how long a SQLite write waits for another process's write lock before it gives up
+    busy_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = DEFAULT_BUSY_TIMEOUT
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        try:
+            driver: str | None = make_url(value).drivername
+        except ArgumentError:
+            driver = None
+        if driver not in DATABASE_DRIVERS:
+            raise ValueError(f"must be sqlite:///path or postgresql+psycopg://user@host/db (got {_masked(value)!r})")
+        return value
+
+    @model_validator(mode="after")
+    def _password_for_postgresql(self) -> DatabaseConfig:
+        if self.password_env and make_url(self.url).get_backend_name() != "postgresql":
+            raise ValueError("password_env: only a PostgreSQL url takes a password; a SQLite file has none")
+        return self
 
 
 class SenderConfig(_Strict):
@@ -78,6 +115,26 @@ class _TransportBase(_Strict):
             raise ValueError(f"must be one of {allowed} (got {value!r})")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _chosen_table(cls, data: Any) -> Any:
+        # The chosen provider's table is validated even when the file leaves it out, so
+        # a setting it requires (transport.smtp.host) is reported by its own key.
+        if isinstance(data, dict):
+            kind = data.get("kind", "outbox")
+            if isinstance(kind, str) and kind in REGISTRY and kind in cls.model_fields and data.get(kind) is None:
+                return {**data, kind: {}}
+        return data
+
+
+def _default_settings(settings: type[BaseModel]) -> BaseModel | None:
+    """A provider's table when the file has none: its defaults, or None when it needs
+    a setting of its own (it is then only required when that provider is chosen)."""
+    try:
+        return settings()
+    except ValidationError:
+        return None
+
 
 # ``[transport]`` with one table per provider that has settings, ``[transport.smtp]``
 # and so on, each validated by the provider's own Settings: read from the transports'
@@ -85,7 +142,11 @@ class _TransportBase(_Strict):
 TransportConfig: Any = create_model(  # type: ignore[call-overload]
     "TransportConfig",
     __base__=_TransportBase,
-    **{kind: (cls.settings_model, cls.settings_model()) for kind, cls in REGISTRY.items() if cls.settings_model},
+    **{
+        kind: (cls.settings_model | None, _default_settings(cls.settings_model))
+        for kind, cls in REGISTRY.items()
+        if cls.settings_model
+    },
 )
 
 
@@ -272,82 +333,20 @@ class Config(_Strict):
 
     @property
     def database_url(self) -> str:
-        """sqlite:///relative.db resolves against config.toml's folder."""
-        url = self.database.url
-        match = re.match(r"^sqlite(\+\w+)?:///(?!/)(.+)$", url)
-        if match and match.group(2) != ":memory:":
-            return f"sqlite{match.group(1) or ''}:///{(self.base_dir / match.group(2)).resolve()}"
-        return url
-
-
-def _loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(top level)"
-
-
-def _explain(err: dict[str, Any]) -> str:
-    kind = err["type"]
-    loc = err["loc"]
-    if kind == "extra_forbidden":
-        parent = loc[:-1]
-        model: Any = Config
-        for part in parent:
-            if isinstance(part, int):
-                continue
-            field = model.model_fields.get(part)
-            ann = field.annotation if field else None
-            args = getattr(ann, "__args__", ())
-            model = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
-            if model is None:
-                break
-        allowed = ", ".join(k for k in (model.model_fields if model else {}) if k not in ("base_dir", "path"))
-        return f"unknown key; allowed here: {allowed}"
-    if kind == "missing":
-        return "is required"
-    if kind == "literal_error":
-        return f"must be one of {err['ctx']['expected']} (got {err['input']!r})"
-    if kind in ("time_type", "time_parsing"):
-        return f"must be a time such as 10:00:00 (got {err['input']!r})"
-    if kind in ("date_type", "date_parsing", "date_from_datetime_inexact"):
-        return f"must be a date such as 1990-01-20 (got {err['input']!r})"
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    if kind == "string_pattern_mismatch":
-        pattern = err["ctx"]["pattern"]
-        what = "an https:// URL" if "https" in pattern else "lowercase letters, digits and '-'"
-        return f"must be {what} (got {err['input']!r})"
-    if "input" in err and kind not in ("value_error",):
-        return f"{msg} (got {err['input']!r})"
-    return msg
-
-
-def parse_config(text: str, path: Path) -> Config:
-    """Validate ``text`` as the config at ``path``; raise ConfigError with every problem."""
-    name = str(path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{name}: invalid TOML: {exc}") from None
-    data.pop("base_dir", None)
-    data.pop("path", None)
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"{name}: {_loc(e['loc'])}: {_explain(dict(e))}" for e in exc.errors()]
-        raise ConfigError("\n".join(lines)) from None
-    return config.model_copy(update={"base_dir": path.parent.resolve(), "path": path})
-
-
-def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file (pass --config PATH)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    return parse_config(text, path)
+        """The URL the store opens: a relative SQLite path resolved against config.toml's
+        folder, a busy timeout other than the default as the driver's ``timeout``, and
+        the PostgreSQL password from ``database.password_env`` (so print the URL only
+        through ``make_url(...).render_as_string()``, which hides it)."""
+        db, url = self.database, make_url(self.database.url)
+        if url.get_backend_name() == "postgresql" and db.password_env:
+            password = os.environ.get(db.password_env)
+            if not password:
+                raise MissingSecret(db.password_env, "database.password_env")
+            return url.set(password=password).render_as_string(hide_password=False)
+        text = db.url
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            path = url.database if Path(url.database).is_absolute() else (self.base_dir / url.database).resolve()
+            text = text.replace(f":///{url.database}", f":///{path}", 1)
+        if url.get_backend_name() == "sqlite" and db.busy_timeout_seconds != DEFAULT_BUSY_TIMEOUT:
+            text = make_url(text).update_query_dict({"timeout": f"{db.busy_timeout_seconds:g}"}).render_as_string()
+        return text
