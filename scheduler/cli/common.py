@@ -124,7 +124,10 @@ def finish(results: list[RunCounts]) -> None:
     """Print a run's counts; exit 1 when any entry failed, so cron and systemd see it
     (README: Troubleshooting, exit codes)."""
     print_counts(results)
-    if any(r.counts.get("failed") for r in results):
+    for r in results:
+        if r.not_rendered:
+            click.echo(f"Error: {r.not_rendered}", err=True)
+    if any(r.counts.get("failed") or r.not_rendered for r in results):
         sys.exit(1)
 
 

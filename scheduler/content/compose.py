@@ -21,7 +21,7 @@ from scheduler.content.groups import Batch, GroupKey, Recipient, render_group, s
 from scheduler.content.links import Links, Signer
 from scheduler.content.message import Outgoing, Rendered
 from scheduler.content.templates import SubscriberView, TemplateSet, build_context
-from scheduler.core.values import one_line
+from scheduler.core.values import one_line, printable_line
 from scheduler.errors import TemplateProblem
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ class Composer:
         failed: list[tuple[int | None, str]] = []
         for p in people:
             link_id = 0 if p.subscriber_id is None else p.subscriber_id
-            view = SubscriberView(one_line(p.name), p.language, p.timezone)
+            view = SubscriberView(printable_line(p.name), p.language, p.timezone)
             try:
                 rendered = self.render(campaign, stage, year, view, link_id)
             except TemplateProblem as exc:

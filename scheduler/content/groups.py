@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from scheduler.content.message import Outgoing, Rendered, make_message_id
+from scheduler.core.values import printable_line
 
 #: (language, zone, has a name)
 GroupKey = tuple[str, str, bool]
@@ -41,20 +42,47 @@ PLACEHOLDERS = (NAME_TEXT, NAME_HTML, UNSUB_TEXT, UNSUB_HTML)
 _CHECK_NAME = "%ANV-Check-Name-Longer%"
 _CHECK_UNSUB = "%ANV-Check-Unsub-Link-Longer%"
 
+# Every proper beginning and end of a placeholder. A name has none inside it (safe_name),
+# but template text that ends with a beginning just before the name, or starts with an
+# end just after it, could complete one from the name's letters: ``100%{{ name }}`` and
+# the name ``anv-unsub-t%`` would print the link where the template did not. Such a
+# group (rare: a % against the name, or two placeholders side by side) is rendered for
+# each recipient alone, so no substitution order, here or SendGrid's, can matter.
+_BEGINNINGS = tuple({p[:k] for p in PLACEHOLDERS for k in range(1, len(p))})
+_ENDS = tuple({p[k:] for p in PLACEHOLDERS for k in range(1, len(p))})
+
+
+def _name_touches_a_placeholder(part: str) -> bool:
+    start = part.find(NAME_TEXT)
+    while start != -1:
+        end = start + len(NAME_TEXT)
+        if part.endswith(_BEGINNINGS, 0, start) or part.startswith(_ENDS, end):
+            return True
+        start = part.find(NAME_TEXT, end)
+    return False
+
 
 def group_key(language: str, zone: str, name: str) -> GroupKey:
-    # Named means "not only whitespace", as safe_name() would leave it non-empty.
-    return (language, zone, bool(name) and not name.isspace())
+    # Named means safe_name() leaves it non-empty. For a printable name without a
+    # placeholder in it (the common case, once per recipient) that is "not only spaces";
+    # one of only controls or placeholders has no name left to print.
+    if name.isprintable() and "%anv-" not in name:
+        return (language, zone, bool(name) and not name.isspace())
+    return (language, zone, bool(safe_name(name)))
 
 
 def render_group(render: Callable[[str, str], Rendered], unsubscribe_base: str) -> Rendered | None:
     """The group's content with placeholders, from ``render(name, link)``; None when the
-    templates do more with the name or link than print them (then every recipient is
-    rendered alone)."""
+    templates do more with the name or link than print them, or print the name against
+    a piece of a placeholder (then every recipient is rendered alone)."""
     first = render(NAME_TEXT, UNSUB_TEXT)
     check = render(_CHECK_NAME, _CHECK_UNSUB)
     for a, b in ((first.subject, check.subject), (first.text, check.text), (first.html, check.html)):
         if a.replace(NAME_TEXT, _CHECK_NAME).replace(UNSUB_TEXT, _CHECK_UNSUB) != b:
+            return None
+        # Placeholders are only the ones rendered here (the template prints no
+        # ``%anv-`` of its own), and none can be completed from a name.
+        if a.count("%anv-") != a.count(NAME_TEXT) + a.count(UNSUB_TEXT) or _name_touches_a_placeholder(a):
             return None
     # The HTML part gets its own placeholders: its values are HTML-escaped.
     html_part = first.html.replace(NAME_TEXT, NAME_HTML)
@@ -64,14 +92,21 @@ def render_group(render: Callable[[str, str], Rendered], unsubscribe_base: str) 
 
 
 def safe_name(name: str) -> str:
-    """A name as it may fill a placeholder: one line (a CR/LF must never start a header
-    or a paragraph), and no placeholder text, so a name cannot bring in another
-    recipient's value. Removal repeats until none is left: taking one placeholder out
-    of ``%anv-%anv-unsub-t%unsub-t%`` leaves another."""
-    while "%anv-" in name and any(p in name for p in PLACEHOLDERS):
-        for p in PLACEHOLDERS:
-            name = name.replace(p, "")
-    return " ".join(name.split())
+    """A name as it may fill a placeholder in the text and HTML parts: one line (a CR/LF
+    must never start a header or a paragraph), without control characters or bidi
+    overrides (:func:`~scheduler.core.values.printable_line`), and no placeholder text,
+    so a name cannot bring in another recipient's value. Controls go first, since
+    dropping one can join a placeholder (``%anv-\\x00unsub-t%``); removal repeats until
+    none is left, since taking one placeholder out of ``%anv-%anv-unsub-t%unsub-t%``
+    leaves another. Its letters are kept (``=?`` included): headers take it through
+    :func:`~scheduler.core.values.header_safe`. A plain name costs four ``str`` tests."""
+    name = printable_line(name)
+    if "%anv-" in name and any(p in name for p in PLACEHOLDERS):
+        while any(p in name for p in PLACEHOLDERS):
+            for p in PLACEHOLDERS:
+                name = name.replace(p, "")
+        name = " ".join(name.split())
+    return name
 
 
 def html_value(value: str) -> str:

@@ -1,12 +1,16 @@
 """The message every transport sends (or, for SendGrid, describes), and its RFC 5322 form.
 
 Headers follow RFC 2369 (List-Unsubscribe with an https and a mailto URI) and RFC 8058
-(List-Unsubscribe-Post: List-Unsubscribe=One-Click). Names are folded to one line and
-encoded by the standard ``email`` package, so a name with CR/LF never adds a header.
+(List-Unsubscribe-Post: List-Unsubscribe=One-Click). Every name and the subject go
+through :func:`~scheduler.core.values.header_safe` (one line, no control or bidi
+characters, no ``=?`` that could start an encoded word, display names cut to 200
+characters) and are encoded and folded by the standard ``email`` package, so a name
+never adds a header, on any Python this runs on, and no line passes RFC 5322's limit.
 """
 
 from __future__ import annotations
 
+import email.policy
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,7 +18,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from scheduler.core.values import one_line
+from scheduler.core.values import DISPLAY_NAME_LIMIT, header_safe
 
 
 @dataclass(frozen=True)
@@ -76,15 +80,21 @@ def make_message_id(campaign: str, year: int, stage: str, entry: int | str, doma
     return f"<{campaign}.{year}.{stage}.{entry}.{secrets.token_hex(6)}@{domain}>"
 
 
+#: RFC 5322 section 2.1.1: lines SHOULD be at most 78 characters and MUST be at most
+#: 998. The policy folds every header to 78 where it has somewhere to fold (whitespace,
+#: or an encoded word it may split); the bodies are quoted-printable, 76 per line.
+POLICY = email.policy.default.clone(max_line_length=78)
+
+
 def to_email_message(out: Outgoing) -> EmailMessage:
-    msg = EmailMessage()
+    msg = EmailMessage(policy=POLICY)
     msg["Message-ID"] = out.message_id
     msg["Date"] = format_datetime(out.date)
-    msg["From"] = Address(display_name=one_line(out.from_name), addr_spec=out.from_email)
-    msg["To"] = Address(display_name=one_line(out.to_name), addr_spec=out.to_email)
+    msg["From"] = Address(display_name=header_safe(out.from_name, DISPLAY_NAME_LIMIT), addr_spec=out.from_email)
+    msg["To"] = Address(display_name=header_safe(out.to_name, DISPLAY_NAME_LIMIT), addr_spec=out.to_email)
     if out.reply_to:
         msg["Reply-To"] = out.reply_to
-    msg["Subject"] = one_line(out.subject)
+    msg["Subject"] = header_safe(out.subject)
     for name, value in out.headers().items():
         msg[name] = value
     # Quoted-printable keeps .eml files readable for organizers who open them.

@@ -31,7 +31,7 @@ from scheduler.content.message import Rendered
 from scheduler.content.templates import SubscriberView
 from scheduler.core import planning
 from scheduler.core.outcomes import Result, State
-from scheduler.delivery.engine import StageSend
+from scheduler.delivery.engine import GroupsNotRendered, StageSend
 from scheduler.delivery.pacing import RateLimiter
 from scheduler.errors import TransportError, UsageError
 from scheduler.store import Store
@@ -52,6 +52,8 @@ class RunCounts:
     expected: int | None = None
     #: the subscriber zones this run covered; None for all
     zones: list[str] | None = None
+    #: why some subscribers were given back unsent: their message does not render
+    not_rendered: str | None = None
 
     def total(self) -> int:
         return sum(self.counts.values())
@@ -178,7 +180,14 @@ class Delivery:
             result.expected = self.store.count_unsent(campaign.id, year, stage.id, zones)
             self.on_progress(result, 0)
         with self.session() as transport:
-            StageSend(self, transport, campaign, stage, year, now, zones, run_id, result).run()
+            try:
+                StageSend(self, transport, campaign, stage, year, now, zones, run_id, result).run()
+            except GroupsNotRendered as exc:
+                # The rest of the stage went out and is recorded; the groups whose message
+                # does not render were given back. The run goes on to other stages and
+                # reports them (exit 1, README: exit codes).
+                result.not_rendered = str(exc)
+                log.error("%s", exc)
         if result.stopped is None and self.should_stop():
             result.stopped = "stopped by signal after the batch in flight"
         log.info("%s", result.describe())

@@ -41,10 +41,10 @@ from sendgrid import SendGridAPIClient
 
 from scheduler.content.groups import Batch, Recipient
 from scheduler.core.outcomes import Result, State
-from scheduler.core.values import one_line
+from scheduler.core.values import DISPLAY_NAME_LIMIT, header_safe
 from scheduler.errors import MissingSecret, TransportError
 from scheduler.transports.base import Settings, Transport, answers_kept
-from scheduler.transports.sendgrid_json import MAX_PERSONAL_BYTES, personalization
+from scheduler.transports.sendgrid_json import MAX_PERSONAL_BYTES, personal_subject, personalization
 
 log = logging.getLogger("scheduler.transports.sendgrid")
 
@@ -241,8 +241,9 @@ class SendgridTransport(Transport):
         shared_headers = {k: v for k, v in env.headers().items() if not k.startswith("List-Unsubscribe")}
         shared_headers["Content-Language"] = env.rendered.language
         body: dict[str, Any] = {
-            "from": {"email": env.from_email, "name": one_line(env.from_name)},
-            "subject": one_line(env.subject),
+            # Header values, as message.to_email_message makes them (README: Transports).
+            "from": {"email": env.from_email, "name": header_safe(env.from_name, DISPLAY_NAME_LIMIT)},
+            "subject": header_safe(env.subject),
             "content": [
                 {"type": "text/plain", "value": env.rendered.text},
                 {"type": "text/html", "value": env.rendered.html},
@@ -269,8 +270,10 @@ class SendgridTransport(Transport):
         size = len(head) + 2
         tail = f">, <mailto:{env.unsubscribe_mailto}?subject=unsubscribe>"
         personal, is_test = batch.personal, env.is_test
+        # A subject with the name in it is filled per personalization, never by SendGrid.
+        subject = personal_subject(env.subject, personal)
         for i, r in enumerate(batch.recipients):
-            part = personalization(r, tail, personal, is_test)
+            part = personalization(r, tail, personal, is_test, subject)
             if part is None:
                 early.append((r, TOO_BIG))
                 continue
