@@ -76,13 +76,31 @@ def _iso(stored: str) -> str:
     return datetime.fromisoformat(stored).replace(tzinfo=UTC).isoformat()
 
 
-names = st.text(st.characters(blacklist_categories=["Cs", "Cc", "Zl", "Zp"]), max_size=20).map(
-    lambda s: " ".join(s.split())
-)
+#: README, Subscribers: a cell that starts with = + - @, TAB or CR, after any run of ',
+#: is a formula to a spreadsheet; the export writes it with one more ' in front.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A cell as the export must write it."""
+    return "'" + value if value.lstrip("'").startswith(FORMULA_START) else value
+
+
+def as_written(value: str) -> str:
+    """What the import must make of a cell: one ' fewer on an escaped one."""
+    return value[1:] if value.startswith("'") and value.lstrip("'").startswith(FORMULA_START) else value
+
+
+plain_names = st.text(st.characters(blacklist_categories=["Cs", "Cc", "Zl", "Zp"]), max_size=20)
+# Names a spreadsheet would run, and names that look escaped already ('=..., ''@...).
+formula_names = st.tuples(
+    st.sampled_from(["=", "+", "-", "@", "'=", "''+", "'-", "'@", "'", "''", "=cmd|' /C calc'!A0"]), plain_names
+).map("".join)
+names = st.one_of(plain_names, formula_names).map(lambda s: " ".join(s.split()))
 offsets = st.sampled_from([UTC, timezone(timedelta(hours=4)), timezone(-timedelta(hours=9, minutes=30))])
 people = st.lists(
     st.tuples(
-        st.from_regex(r"[a-z][a-z0-9]{0,8}@example\.(com|org|az)", fullmatch=True),
+        st.from_regex(r"[-+=]?[a-z][a-z0-9]{0,8}@example\.(com|org|az)", fullmatch=True),
         names,
         st.sampled_from(["en", "az", "ru", "tr"]),
         st.sampled_from(["Asia/Baku", "America/Los_Angeles", "Australia/Sydney", "UTC"]),
@@ -103,11 +121,17 @@ def test_any_export_restores_exactly(run, project: Project, data: list[tuple]) -
         (project.root / db).unlink(missing_ok=True)
     src = project.root / "people.csv"
     with src.open("w", encoding="utf-8", newline="") as fh:
-        csv.writer(fh).writerows([HEADER.strip().split(","), *[(*r[:5], r[5].isoformat(), r[6]) for r in data]])
+        # Written as the export writes them: an import takes one ' off an escaped cell.
+        cells = [[spreadsheet_safe(c) for c in (*r[:5], r[5].isoformat(), r[6])] for r in data]
+        csv.writer(fh).writerows([HEADER.strip().split(","), *cells])
     assert run("subscribers", "import", str(src)).exit_code == 0
+    # Stored as given: no escape quote is left in the database.
+    assert [(*p[:5], p[6]) for p in _people(project.root / "subscribers.db")] == [(*r[:5], r[6]) for r in data]
     exported = run("subscribers", "export").stdout
-    back = [(*r[:5], datetime.fromisoformat(r[5]), r[6]) for r in list(csv.reader(io.StringIO(exported)))[1:]]
-    assert back == data  # aware datetimes compare as instants
+    written = list(csv.reader(io.StringIO(exported)))[1:]
+    assert [r[:5] + r[6:] for r in written] == [r[:5] + r[6:] for r in cells]  # consent_at comes back in UTC
+    back = [[as_written(c) for c in r] for r in written]
+    assert [(*r[:5], datetime.fromisoformat(r[5]), r[6]) for r in back] == data  # aware datetimes compare as instants
     backup = project.root / "backup.csv"
     backup.write_text(exported, encoding="utf-8")
     result = run("subscribers", "import", str(backup), config=restored)

@@ -13,6 +13,14 @@ from scheduler import subscribers as people
 from scheduler.cli.common import config_option, get_config, open_store, utcnow
 from scheduler.core.outcomes import Status
 
+# Every C0 and C1 control character, TAB and ESC included, as \xNN: a name from a file or
+# an older release can then never move the cursor, change colours or split a column.
+_VISIBLE = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def _visible(value: str) -> str:
+    return value if value.isprintable() else value.translate(_VISIBLE)
+
 
 @click.group()
 def subscribers() -> None:
@@ -58,7 +66,11 @@ def import_(csv_file: Path, config_path: Path | None) -> None:
     here. Other columns are ignored.
 
     Bad rows are reported with their line number and skipped; good rows are imported.
-    Re-importing the same file changes nothing.
+    Re-importing the same file changes nothing. A cell written as export writes a
+    formula-like value ('=..., '+..., ''=...) loses its first '. Control characters
+    are dropped from names. The file must be UTF-8; a field is at most 65,536
+    characters. Where a quote is never closed or a field is too long, the rows after
+    it are not read: that is reported with its line, and the rows before it are imported.
 
     \b
     Example:
@@ -87,6 +99,10 @@ def export(output: TextIO, status: str | None, config_path: Path | None) -> None
     """Write subscribers as CSV (to stdout by default); imported into an empty database,
     the file restores each subscriber's status and consent exactly.
 
+    A cell that starts with = + - @, TAB or CR, which a spreadsheet would run as a
+    formula, is written with a ' in front, as is one that starts with ' before one of
+    those; import takes exactly that ' off again.
+
     \b
     Example:
         anniversary subscribers export backup.csv
@@ -102,7 +118,8 @@ def export(output: TextIO, status: str | None, config_path: Path | None) -> None
 @click.option("--limit", type=click.IntRange(min=1), default=None)
 @config_option
 def list_(status: str | None, limit: int | None, config_path: Path | None) -> None:
-    """List subscribers, one per line.
+    """List subscribers, one per line: email, name, language, time zone and status,
+    separated by tabs. Control characters show as \\xNN.
 
     \b
     Example:
@@ -112,7 +129,8 @@ def list_(status: str | None, limit: int | None, config_path: Path | None) -> No
     for i, row in enumerate(open_store(config).iter_subscribers(Status(status) if status else None)):
         if limit is not None and i >= limit:
             break
-        click.echo(f"{row['email']}\t{row['name']}\t{row['language']}\t{row['timezone']}\t{row['status']}")
+        fields = (row["email"], row["name"], row["language"], row["timezone"], row["status"])
+        click.echo("\t".join(_visible(str(v)) for v in fields))
 
 
 @subscribers.command("count")

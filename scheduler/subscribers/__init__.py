@@ -15,7 +15,7 @@ from scheduler.core.outcomes import Status
 from scheduler.core.values import normalize_email
 from scheduler.errors import UsageError
 from scheduler.store import Store
-from scheduler.subscribers.csvfile import ImportReport, read_csv, validate_row
+from scheduler.subscribers.csvfile import ImportReport, escape_cell, read_csv, validate_row
 
 EXPORT_COLUMNS = ("email", "name", "language", "timezone", "status", "consent_at", "consent_source")
 
@@ -66,10 +66,15 @@ def add(
 
 def export_rows(store: Store, status: Status | None = None) -> Iterator[list[Any]]:
     """The export's rows, header first: imported into an empty database, the file
-    restores each subscriber's status and consent exactly."""
+    restores each subscriber's status and consent exactly. A cell a spreadsheet would
+    run as a formula is written with a ``'`` in front (see :func:`escape_cell`); the
+    import takes it off again."""
     yield list(EXPORT_COLUMNS)
     for row in store.iter_subscribers(status):
-        yield [row[c].isoformat() if c == "consent_at" else row[c] for c in EXPORT_COLUMNS]
+        yield [
+            row[c].isoformat() if c == "consent_at" else escape_cell(row[c]) if row[c] else row[c]
+            for c in EXPORT_COLUMNS
+        ]
 
 
 def remove(store: Store, email: str) -> str:
