@@ -130,22 +130,10 @@ class LedgerQueries(StoreBase):
             stamp = self._stamp(conn, now)
             _record_on(conn, answers, stamp)
             params = (campaign, year, stage, State.UNKNOWN.value, claim_id, transport, stamp, Status.ACTIVE.value)
-            if conn.dialect.name != "sqlite":
-                rows = _driver_sql(conn, insert + " RETURNING ledger.id, ledger.subscriber_id", params).fetchall()
-                return {sid: eid for eid, sid in rows}
-            # SQLite: the rows won, read back as one string. The sqlite3 module lets go
-            # of the GIL around every row it steps through, so RETURNING's thousand rows
-            # meant a thousand waits for the GIL while the calling thread builds the
-            # next request (BENCHMARKS.md, SendGrid delivery).
-            _driver_sql(conn, insert, params)
-            (won,) = _driver_sql(
-                conn,
-                "SELECT group_concat(subscriber_id || ',' || id) FROM ledger"
-                f" WHERE campaign = ? AND year = ? AND stage = ? AND subscriber_id IN ({ids}) AND run_id = ?",
-                (campaign, year, stage, claim_id),
-            ).fetchone()
-            pairs = list(map(int, won.split(","))) if won else []
-            return dict(zip(pairs[::2], pairs[1::2], strict=True))
+            # One path for SQLite and PostgreSQL: a group_concat read-back on SQLite
+            # measured no faster (BENCHMARKS.md, "One claim path").
+            rows = _driver_sql(conn, insert + " RETURNING ledger.id, ledger.subscriber_id", params).fetchall()
+            return {sid: eid for eid, sid in rows}
 
     def _insert_entries(
         self,
