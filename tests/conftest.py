@@ -117,3 +117,27 @@ def run(project: Project) -> Iterator[object]:
         return Ran(result.exit_code, result.stdout, result.stderr)
 
     yield _run
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a schema of its own, dropped afterwards;
+    the test skips, saying why, where ANNIVERSARY_TEST_POSTGRES_URL is not set."""
+    import secrets
+
+    import sqlalchemy as sa
+
+    base = os.environ.get("ANNIVERSARY_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("ANNIVERSARY_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
+    schema = f"t_{secrets.token_hex(4)}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    url = sa.engine.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()

@@ -4,15 +4,13 @@ subscriber), a 0.1.0 database is refused until it is upgraded, the upgrade keeps
 row and a backup, and neither the check on open nor two instances starting at once get
 in each other's way.
 
-Self-sufficient (no conftest fixtures): it must run while the rest of the package moves.
+The PostgreSQL tests use conftest's ``pg_url``: a schema of their own, dropped afterwards.
 """
 
 from __future__ import annotations
 
 import io
 import multiprocessing
-import os
-import secrets
 import shutil
 import sqlite3
 import threading
@@ -358,23 +356,6 @@ def test_offline_sql_for_postgresql() -> None:
 # --- PostgreSQL ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A URL whose search_path is a schema of its own, dropped afterwards."""
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} is not set")
-    schema = f"mig_{secrets.token_hex(4)}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    url = sa.engine.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 def test_postgresql_new_database(pg_url: str) -> None:

@@ -9,14 +9,10 @@ so it is handed out once more, to the first subscriber added after the upgrade.
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from conftest import SIGNING_KEY, Project
@@ -125,23 +121,6 @@ def test_a_new_database_never_hands_an_id_out_twice(project: Project, run) -> No
 # --- PostgreSQL ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A URL whose search_path is a schema of its own, dropped afterwards."""
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} is not set")
-    schema = f"ids_{secrets.token_hex(4)}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    url = sa.engine.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 INSERT = sa.text(
