@@ -338,6 +338,7 @@ class Daemon:
         if signum == signal.SIGHUP:
             self.flags.reload = True
         else:
+            self.flags.stop_signal = signum
             self.flags.stop = True
 
     def _watch_signals(self) -> None:
@@ -387,6 +388,10 @@ class Daemon:
             self._wakeup_w.close()
             self._wakeup_r.close()
         if not self._stopping:
+            # The loop ended on the flag before the watcher thread read the signal:
+            # say which one, as the watcher would have.
+            if self.flags.stop_signal:
+                log.info("received %s", signal.Signals(self.flags.stop_signal).name)
             self.notifier.stopping()
         log.info("daemon stopped; last run: %s", self.last_summary)
         self.notifier.close()

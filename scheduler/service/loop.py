@@ -19,6 +19,9 @@ class Flags:
 
     stop: bool = False
     reload: bool = False
+    #: the stop signal's number, so the loop can name it if it ended before the
+    #: watcher thread logged it (a signal in the moment the loop starts)
+    stop_signal: int = 0
 
 
 class DaemonScheduler(BlockingScheduler):  # type: ignore[misc]  # APScheduler 3 ships no types
