@@ -24,7 +24,10 @@ def test_only_cross_cutting_modules_sit_flat_in_the_package() -> None:
     flat = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert flat == ["__init__.py", "__main__.py", "errors.py", "logs.py"]
     layers = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists())
-    assert layers == ["cli", "config", "content", "core", "delivery", "service", "store", "subscribers", "transports"]
+    assert layers == [
+        "cli", "config", "content", "core", "delivery", "lifecycle", "service", "store", "studio", "subscribers",
+        "transports", "web",
+    ]
 
 
 def test_modules_stay_readable_in_size() -> None:
