@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from conftest import Project
 
 from scheduler.cli import cli
+from scheduler.store.migrate import HEAD
 
 FIXTURE = Path(__file__).parent / "fixtures" / "subscribers-0.1.0.db"
 
@@ -42,11 +43,11 @@ def test_db_upgrade_backs_up_and_upgrades_a_0_1_0_database_in_place(project: Pro
     backup_line, done = out.splitlines()
     backup = Path(backup_line.removeprefix("backup: "))
     assert backup.parent == project.root and counts(backup) == before
-    assert done == "database upgraded from schema 0.1.0 to 0002"
+    assert done == f"database upgraded from schema 0.1.0 to {HEAD}"
     assert counts(db) == before
     code, out, _ = invoke("subscribers", "count", "--config", str(project.config))
     assert code == 0 and "active\t8" in out
-    assert invoke("db", "upgrade", "--config", str(project.config))[1] == "database is current (schema 0002)\n"
+    assert invoke("db", "upgrade", "--config", str(project.config))[1] == f"database is current (schema {HEAD})\n"
 
 
 def test_config_works_before_the_command_and_after_it(project: Project, tmp_path: Path, monkeypatch) -> None:

@@ -36,6 +36,7 @@ from scheduler.store.migrate import HEAD, SchemaAhead, SchemaBehind
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "subscribers-0.1.0.db"
 TABLES = ("subscriber", "ledger", "run", "heads_up")
+NEW_IN_0003 = ("suppression", "webhook_event", "form_nonce")
 NOW = datetime(2028, 1, 20, 4, 0, tzinfo=UTC)
 PG_ENV = "ANNIVERSARY_TEST_POSTGRES_URL"
 
@@ -66,7 +67,8 @@ def _ddl(path: Path) -> dict[str, str]:
 
 def _at_head(ddl: dict[str, str]) -> dict[str, str]:
     """0.1.0's DDL as it is at HEAD: migration 0002 rebuilt subscriber with AUTOINCREMENT
-    (SQLite's rename quotes the name), which brings SQLite's sqlite_sequence table."""
+    (SQLite's rename quotes the name), which brings SQLite's sqlite_sequence table;
+    0003 added the lifecycle's columns and tables."""
     made = dict(ddl)
     old = made["table subscriber"]
     new = (
@@ -77,7 +79,41 @@ def _at_head(ddl: dict[str, str]) -> dict[str, str]:
     assert new.count("AUTOINCREMENT") == 1 and "PRIMARY KEY (id)" not in new, old
     made["table subscriber"] = new
     made["table sqlite_sequence"] = "CREATE TABLE sqlite_sequence(name,seq)"
+    return _after_0003(made)
+
+
+def _after_0003(made: dict[str, str]) -> dict[str, str]:
+    """Migration 0003 adds nullable columns in place (SQLite writes each into the stored
+    CREATE TABLE) and three tables."""
+    assert made["table subscriber"].endswith("updated_at DATETIME NOT NULL )")
+    made["table subscriber"] = made["table subscriber"][:-1] + (
+        ", consent_ip VARCHAR, consent_user_agent VARCHAR, consent_page VARCHAR, consent_wording VARCHAR,"
+        " confirmed_at DATETIME, confirmed_ip VARCHAR, status_reason VARCHAR, region VARCHAR)"
+    )
+    ledger = made["table ledger"]
+    assert ledger.count("updated_at DATETIME NOT NULL, PRIMARY KEY (id)") == 1, ledger
+    made["table ledger"] = ledger.replace(
+        "updated_at DATETIME NOT NULL, PRIMARY KEY (id)",
+        "updated_at DATETIME NOT NULL, delivery VARCHAR, delivery_at DATETIME, PRIMARY KEY (id)",
+    )
+    made["table suppression"] = (
+        "CREATE TABLE suppression ( email_hash VARCHAR NOT NULL, reason VARCHAR NOT NULL,"
+        " source VARCHAR NOT NULL, created_at DATETIME NOT NULL, PRIMARY KEY (email_hash) )"
+    )
+    made["table webhook_event"] = (
+        "CREATE TABLE webhook_event ( event_id VARCHAR NOT NULL, received_at DATETIME NOT NULL, PRIMARY KEY (event_id) )"
+    )
+    made["index ix_webhook_event_received_at"] = "CREATE INDEX ix_webhook_event_received_at ON webhook_event (received_at)"
+    made["table form_nonce"] = (
+        "CREATE TABLE form_nonce ( nonce VARCHAR NOT NULL, used_at DATETIME NOT NULL, PRIMARY KEY (nonce) )"
+    )
+    made["index ix_form_nonce_used_at"] = "CREATE INDEX ix_form_nonce_used_at ON form_nonce (used_at)"
     return made
+
+
+def _with_0003_columns(rows: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[tuple[Any, ...]]]:
+    added = {"subscriber": 8, "ledger": 2}
+    return {table: [(*row, *([None] * added.get(table, 0))) for row in got] for table, got in rows.items()}
 
 
 def _sequence(path: Path) -> list[tuple[Any, ...]]:
@@ -194,7 +230,8 @@ def test_a_0_1_0_database_is_refused_then_upgraded_without_losing_a_row(
 
     assert migrate.state(engine) == "current"
     assert migrate.current_revision(engine) == HEAD
-    assert _dump(path) == before
+    # Every row as it was, with the columns 0003 added empty at the end.
+    assert _dump(path) == _with_0003_columns(before)
     assert _ddl(path) == _at_head(_ddl(FIXTURE))
     # The next id is above every id in the table (test_subscriber_ids.py: never reused).
     assert _sequence(path) == [("subscriber", 8)]
@@ -368,7 +405,7 @@ def test_postgresql_new_database(pg_url: str) -> None:
         migrate.ensure_current(engine)
         with engine.connect() as conn:
             inspector = sa.inspect(conn)
-            assert set(inspector.get_table_names()) == {*TABLES, "alembic_version"}
+            assert set(inspector.get_table_names()) == {*TABLES, *NEW_IN_0003, "alembic_version"}
             # 0.1.0 left the key unnamed, so PostgreSQL named it; a new database matches.
             assert [fk["name"] for fk in inspector.get_foreign_keys("ledger")] == ["ledger_subscriber_id_fkey"]
             context = MigrationContext.configure(conn, opts={"compare_type": True})

@@ -13,7 +13,18 @@ from sqlmodel import Field, SQLModel
 
 from scheduler.core.outcomes import State, Status
 
-__all__ = ["HeadsUp", "LedgerEntry", "Run", "State", "Status", "Subscriber", "UTCDateTime"]
+__all__ = [
+    "FormNonce",
+    "HeadsUp",
+    "LedgerEntry",
+    "Run",
+    "State",
+    "Status",
+    "Subscriber",
+    "Suppression",
+    "UTCDateTime",
+    "WebhookEvent",
+]
 
 # Constraint names that later migrations can refer to (Alembic's batch mode on SQLite
 # recreates tables and needs them). Primary keys keep each database's own default name,
@@ -53,6 +64,10 @@ def _utc() -> Column[datetime]:
     return Column(UTCDateTime(), nullable=False)
 
 
+def _utc_or_none() -> Column[datetime]:
+    return Column(UTCDateTime(), nullable=True)
+
+
 class Subscriber(SQLModel, table=True):
     __tablename__ = "subscriber"
     # AUTOINCREMENT: SQLite never hands an id out twice, so an unsubscribe link signed
@@ -76,6 +91,19 @@ class Subscriber(SQLModel, table=True):
     consent_source: str
     created_at: datetime = Field(sa_column=_utc())
     updated_at: datetime = Field(sa_column=_utc())
+    # The consent record (README: The web app): what GDPR Art. 7(1) asks a controller
+    # to be able to demonstrate. Sign-up: ``consent_at`` and these; confirmation: below.
+    consent_ip: str | None = None
+    consent_user_agent: str | None = None
+    consent_page: str | None = None
+    #: the version of the sign-up wording the subscriber saw
+    consent_wording: str | None = None
+    confirmed_at: datetime | None = Field(default=None, sa_column=_utc_or_none())
+    confirmed_ip: str | None = None
+    #: why the status is what it is: "one-click", "bounce", "spamreport", "by hand: ..."
+    status_reason: str | None = None
+    #: ISO 3166-2 (US-TX), for the statement-for-the-record action's targets
+    region: str | None = None
 
 
 class LedgerEntry(SQLModel, table=True):
@@ -96,6 +124,10 @@ class LedgerEntry(SQLModel, table=True):
     run_id: str
     transport: str
     updated_at: datetime = Field(sa_column=_utc())
+    #: what the provider said after accepting it (SendGrid's Event Webhook): "delivered",
+    #: "deferred", "bounce", ... The state stays "sent": it says what we did.
+    delivery: str | None = None
+    delivery_at: datetime | None = Field(default=None, sa_column=_utc_or_none())
 
 
 class Run(SQLModel, table=True):
@@ -123,3 +155,37 @@ class HeadsUp(SQLModel, table=True):
     recipients: str = ""
     message_id: str | None = None
     updated_at: datetime = Field(sa_column=_utc())
+
+
+class Suppression(SQLModel, table=True):
+    """Addresses never to be mailed or re-activated by an import: a keyed hash of the
+    lower-cased address, never the address (README: Privacy), so forgetting someone
+    keeps them off the list without keeping who they were."""
+
+    __tablename__ = "suppression"
+
+    email_hash: str = Field(primary_key=True)
+    reason: str
+    source: str
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class WebhookEvent(SQLModel, table=True):
+    """Provider events already applied: SendGrid retries for 24 hours and may repeat an
+    event, so each ``sg_event_id`` is applied once."""
+
+    __tablename__ = "webhook_event"
+    __table_args__ = (Index("ix_webhook_event_received_at", "received_at"),)
+
+    event_id: str = Field(primary_key=True)
+    received_at: datetime = Field(sa_column=_utc())
+
+
+class FormNonce(SQLModel, table=True):
+    """Form tokens already used: a replayed form is refused (README: The web app)."""
+
+    __tablename__ = "form_nonce"
+    __table_args__ = (Index("ix_form_nonce_used_at", "used_at"),)
+
+    nonce: str = Field(primary_key=True)
+    used_at: datetime = Field(sa_column=_utc())
