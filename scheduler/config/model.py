@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from scheduler.config.web import WebConfig
 from scheduler.core.dates import LeapDayRule, resolve_year
 from scheduler.core.timing import QuietHours, parse_duration
 from scheduler.core.values import check_language, check_zone, normalize_email
@@ -81,6 +82,8 @@ class SenderConfig(_Strict):
     reply_to: str | None = None
     #: the environment variable holding the key that signs unsubscribe tokens
     signing_key_env: str = "ANNIVERSARY_SIGNING_KEY"
+    #: the environment variable holding retired keys, still accepted (README: Rotating the key)
+    previous_signing_keys_env: str = "ANNIVERSARY_PREVIOUS_SIGNING_KEYS"
 
     @field_validator("from_email", "unsubscribe_mailto", "reply_to")
     @classmethod
@@ -168,6 +171,8 @@ class StageConfig(_Strict):
     min_lead: timedelta = timedelta(hours=1)
     #: never send after the local minute of silence (default: for silence-timed stages)
     not_after_silence: bool | None = None
+    #: attach the minute of silence as a calendar invitation (README: Templates)
+    calendar: bool = True
 
     _durations = field_validator("send_before_silence", "min_lead", mode="before")(
         classmethod(lambda cls, v: _duration(v))
@@ -291,6 +296,7 @@ class Config(_Strict):
     sender: SenderConfig
     transport: TransportConfig = TransportConfig()  # type: ignore[valid-type]
     organizers: OrganizersConfig = OrganizersConfig()
+    web: WebConfig = WebConfig()
     campaign: Annotated[list[CampaignConfig], Field(min_length=1)]
     #: set by load_config: the folder relative paths resolve against
     base_dir: Path = Path(".")

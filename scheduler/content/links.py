@@ -62,6 +62,16 @@ class Signer:
         return cls(value.encode("utf-8", "surrogateescape"), source=source)
 
     @classmethod
+    def previous_from_env(cls, env_name: str) -> list[Signer]:
+        """The keys a rotation retired, still accepted for links already sent: the
+        variable holds them separated by spaces or commas (README: Rotating the key)."""
+        value = os.environ.get(env_name, "")
+        keys = [k for k in value.replace(",", " ").split() if k]
+        return [
+            cls(k.encode("utf-8", "surrogateescape"), source=f"a key in environment variable {env_name}") for k in keys
+        ]
+
+    @classmethod
     def ephemeral(cls) -> Signer:
         """A throwaway key for demos: links it signs stop verifying when the process ends."""
         # 43 characters of 64 kinds: fewer than 10 different ones comes about once in
@@ -72,9 +82,21 @@ class Signer:
         return cls(key.encode("ascii"))
 
     def _mac(self, payload: str) -> str:
+        return self.mac(f"{_VERSION}.{payload}")
+
+    def mac(self, message: str) -> str:
+        """The truncated HMAC of a token's text, prefix included: the prefix names the
+        token's purpose, so a token made for one purpose never verifies as another's
+        (scheduler.content.tokens)."""
         mac = self._keyed.copy()
-        mac.update(f"{_VERSION}.{payload}".encode())
+        mac.update(message.encode())
         return _b64(mac.digest()[:18])
+
+    def digest(self, message: str) -> str:
+        """The full HMAC, hex: keyed hashes of addresses on the suppression list."""
+        mac = self._keyed.copy()
+        mac.update(message.encode())
+        return mac.hexdigest()
 
     def token(self, subscriber_id: int) -> str:
         payload = str(subscriber_id)

@@ -15,6 +15,14 @@ class Status(StrEnum):
     ACTIVE = "active"
     UNSUBSCRIBED = "unsubscribed"
     BOUNCED = "bounced"
+    #: marked the mail as spam (a provider's complaint or spam report)
+    COMPLAINED = "complained"
+    #: erased on request (README: Privacy): the row stays, anonymous, for the ledger's counts
+    FORGOTTEN = "forgotten"
+
+
+#: statuses a new confirmed opt-in may lift, and nothing else may (README: The web app)
+OPTED_OUT = frozenset({Status.UNSUBSCRIBED, Status.BOUNCED, Status.COMPLAINED})
 
 
 class State(StrEnum):

@@ -13,16 +13,17 @@ from typing import TYPE_CHECKING
 
 from scheduler.store.base import Candidate, StoreError, SubscriberRow, make_engine, refuse_empty_file
 from scheduler.store.ledger import LedgerQueries
+from scheduler.store.lifecycle import LifecycleQueries, SignupSeen
 from scheduler.store.runs import RunQueries
 from scheduler.store.subscribers import SubscriberQueries
 
 if TYPE_CHECKING:
     from scheduler.store.migrate import UpgradeReport
 
-__all__ = ["Candidate", "Store", "StoreError", "SubscriberRow", "make_engine", "upgrade_database"]
+__all__ = ["Candidate", "SignupSeen", "Store", "StoreError", "SubscriberRow", "make_engine", "upgrade_database"]
 
 
-class Store(SubscriberQueries, LedgerQueries, RunQueries):
+class Store(SubscriberQueries, LedgerQueries, RunQueries, LifecycleQueries):
     """One database: SQLite by default, PostgreSQL through the same statements."""
 
 

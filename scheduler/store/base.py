@@ -21,12 +21,15 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import create_engine
 
 from scheduler.errors import SchedulerError
-from scheduler.store.tables import HeadsUp, LedgerEntry, Run, Subscriber
+from scheduler.store.tables import FormNonce, HeadsUp, LedgerEntry, Run, Subscriber, Suppression, WebhookEvent
 
 SUBSCRIBER = Subscriber.__table__  # type: ignore[attr-defined]
 LEDGER = LedgerEntry.__table__  # type: ignore[attr-defined]
 RUN = Run.__table__  # type: ignore[attr-defined]
 HEADS_UP = HeadsUp.__table__  # type: ignore[attr-defined]
+SUPPRESSION = Suppression.__table__  # type: ignore[attr-defined]
+WEBHOOK_EVENT = WebhookEvent.__table__  # type: ignore[attr-defined]
+FORM_NONCE = FormNonce.__table__  # type: ignore[attr-defined]
 
 
 #: the execution option that marks a read-only connection (see make_engine)
