@@ -30,7 +30,14 @@ def test_one_rfc5322_file_per_message_with_both_parts(run, project: Project) -> 
     assert ana["Subject"] == "Black January: the 37th anniversary, January 20, 2027"
     assert ana["Message-ID"].startswith("<black-january.2027.reminder.") and ana["Message-ID"].endswith("@example.org>")
     assert ana["Date"]
-    assert ana.get_content_type() == "multipart/alternative"
+    # The alternatives, and beside them the minute of silence as an invitation.
+    assert ana.get_content_type() == "multipart/mixed"
+    alternative, invitation = ana.get_payload()  # type: ignore[misc]
+    assert alternative.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in alternative.iter_parts()] == ["text/plain", "text/html"]
+    assert invitation.get_content_type() == "text/calendar"
+    assert invitation.get_param("method") == "PUBLISH"
+    assert invitation.get_filename() == "black-january-2027.ics"
     text = ana.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     html = ana.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert "37th anniversary" in text and "<html" in html.lower()

@@ -17,9 +17,10 @@ from datetime import datetime
 from typing import NamedTuple
 
 from scheduler.config import CampaignConfig, Config, StageConfig
+from scheduler.content.calendar import invitation
 from scheduler.content.groups import Batch, GroupKey, Recipient, render_group, safe_name
 from scheduler.content.links import Links, Signer
-from scheduler.content.message import Outgoing, Rendered
+from scheduler.content.message import CalendarPart, Outgoing, Rendered
 from scheduler.content.templates import SubscriberView, TemplateSet, build_context
 from scheduler.core.values import one_line, printable_line
 from scheduler.errors import TemplateProblem
@@ -60,6 +61,8 @@ class Composer:
         self._templates: dict[str, TemplateSet] = {}
         #: a group's content, None (render each alone) or why the group does not render
         self._groups: dict[tuple[str, str, int, GroupKey], Rendered | TemplateProblem | None] = {}
+        #: the invitation of each (campaign, year, language): made once, shared by groups
+        self._calendars: dict[tuple[str, int, str], CalendarPart] = {}
 
     def templates(self, campaign: CampaignConfig) -> TemplateSet:
         if campaign.id not in self._templates:
@@ -106,6 +109,17 @@ class Composer:
             raise TemplateProblem(str(got))
         return got
 
+    def calendar(self, campaign: CampaignConfig, stage: StageConfig, year: int, language: str) -> CalendarPart | None:
+        """The minute of silence as an invitation in ``language``, or None when the stage
+        carries none (``calendar = false``)."""
+        if not stage.calendar:
+            return None
+        key = (campaign.id, year, language)
+        if key not in self._calendars:
+            invite = invitation(self.config, campaign, year, language)
+            self._calendars[key] = CalendarPart(invite.filename, invite.to_ical())
+        return self._calendars[key]
+
     def envelope(
         self,
         campaign: CampaignConfig,
@@ -134,6 +148,7 @@ class Composer:
             stage=stage.id,
             reply_to=sender.reply_to,
             is_test=is_test,
+            calendar=self.calendar(campaign, stage, year, rendered.language),
         )
 
     def compose(

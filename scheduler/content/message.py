@@ -10,6 +10,7 @@ never adds a header, on any Python this runs on, and no line passes RFC 5322's l
 
 from __future__ import annotations
 
+import base64
 import email.policy
 import secrets
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from functools import cached_property
 
 from scheduler.core.values import DISPLAY_NAME_LIMIT, header_safe
 
@@ -30,6 +32,24 @@ class Rendered:
     html: str
     #: the language actually used, after falling back to the campaign's first language
     language: str
+
+
+@dataclass(frozen=True)
+class CalendarPart:
+    """A calendar invitation (RFC 5545) a message carries: one per content group, the
+    same for everyone in it (:mod:`scheduler.content.calendar`)."""
+
+    filename: str
+    #: the VCALENDAR object, CRLF line endings
+    text: str
+
+    #: the MIME type, with the iTIP method (RFC 5546 section 2.4; RFC 6047 section 2.4)
+    content_type = "text/calendar; method=PUBLISH; charset=utf-8"
+
+    @cached_property
+    def base64(self) -> str:
+        """The invitation base64-encoded, made once per group (SendGrid's attachments)."""
+        return base64.b64encode(self.text.encode("utf-8")).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -53,6 +73,8 @@ class Outgoing:
     reply_to: str | None = None
     is_test: bool = False
     extra_headers: dict[str, str] = field(default_factory=dict)
+    #: the minute of silence as an invitation, or None (a stage with ``calendar = false``)
+    calendar: CalendarPart | None = None
 
     @property
     def subject(self) -> str:
@@ -100,6 +122,16 @@ def to_email_message(out: Outgoing) -> EmailMessage:
     # Quoted-printable keeps .eml files readable for organizers who open them.
     msg.set_content(out.rendered.text, charset="utf-8", cte="quoted-printable")
     msg.add_alternative(out.rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    if out.calendar is not None:
+        # Beside the alternatives, as an attachment with its iTIP method (RFC 6047
+        # section 2.4), so a client that does not offer to add it still shows a file.
+        msg.add_attachment(
+            out.calendar.text.encode("utf-8"),
+            maintype="text",
+            subtype="calendar",
+            filename=out.calendar.filename,
+            params={"method": "PUBLISH", "charset": "utf-8"},
+        )
     # After the body: set_content clears every Content-* header (RFC 3282).
     msg["Content-Language"] = out.rendered.language
     return msg

@@ -25,6 +25,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import re
 import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,10 +34,12 @@ from types import TracebackType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import css_inline
 import jinja2
 from jinja2.loaders import split_template_path
 
 from scheduler.config import CampaignConfig, Config, StageConfig
+from scheduler.content.calendar import calendar_url, google_calendar_url, invitation
 from scheduler.content.filters import FILTERS
 from scheduler.content.message import Rendered
 from scheduler.content.sandbox import LimitedSandbox, LimitExceeded
@@ -264,10 +267,38 @@ class TemplateSet:
                 if isinstance(exc, LimitExceeded):
                     raise TemplateLimit(f"{where}: {_what(exc)}", where.rsplit(":", 1)[0]) from None
                 raise TemplateProblem(f"{where}: {_what(exc)}") from None
+        if not out["txt"].strip():
+            # Every message carries a plain-text part a reader can read (README: Templates).
+            raise TemplateProblem(f"{self.path_of(language, stage_id, 'txt')}: the text part renders empty")
         # A subject is one header line: folding whitespace (and any CR/LF a name
         # smuggled in) collapses to single spaces.
         subject = one_line(out["subject"])
-        return Rendered(subject=subject, text=out["txt"], html=out["html"], language=language)
+        html = inline_css(out["html"], str(self.path_of(language, stage_id, "html")))
+        return Rendered(subject=subject, text=out["txt"], html=html, language=language)
+
+
+#: Gmail and Outlook drop or ignore <style> rules, so every rule that can be is written
+#: into the style attributes of the elements it selects; @media rules, which cannot be,
+#: stay in a <style> for the clients that read them. Never a remote stylesheet: a
+#: render reads nothing from the network.
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+#: what there is to inline: a <style> element, or a <link> (a stylesheet it refuses)
+_STYLESHEET = re.compile(r"<(?:style|link)\b", re.IGNORECASE)
+
+
+def inline_css(markup: str, where: str) -> str:
+    """``markup`` with its CSS inlined (README: Templates): once per content group, so
+    the placeholders of :mod:`.groups` pass through it like any other text. A part
+    whose CSS is already in style attributes (the shipped layouts) has nothing to
+    inline and is returned as written, not parsed and serialized again."""
+    if not _STYLESHEET.search(markup):
+        return markup
+    try:
+        return str(_INLINER.inline(markup))
+    except ValueError as exc:  # css_inline.InlineError: a stylesheet it cannot read
+        raise TemplateProblem(f"{where}: CSS cannot be inlined: {one_line(str(exc))[:_MESSAGE_CHARS]}") from None
 
 
 def build_context(
@@ -281,6 +312,8 @@ def build_context(
     """Every variable a template gets; the README documents each one."""
     number = anniversary_number(campaign.event_date, year)
     zone = ZoneInfo(subscriber.timezone)
+    language = subscriber.language if subscriber.language in campaign.languages else campaign.languages[0]
+    invite = invitation(config, campaign, year, language) if stage.calendar else None
     silence = silence_moment(campaign.event_date, year, campaign.silence_time, campaign.timezone, campaign.leap_day)
     return {
         "anniversary": {"number": number, "year": year, "is_round": number % 5 == 0},
@@ -303,6 +336,10 @@ def build_context(
             "send_local": stage_moment(campaign, stage, year, subscriber.timezone).astimezone(zone),
         },
         "unsubscribe_url": unsubscribe_url,
+        # Links to the invitation the message carries, for clients that hide attachments;
+        # empty when the stage carries none (calendar = false).
+        "calendar_url": calendar_url(config, campaign, year, language) if invite else "",
+        "google_calendar_url": google_calendar_url(invite) if invite else "",
         "sender": {
             "postal_address": config.sender.postal_address,
             "from_name": config.sender.from_name,

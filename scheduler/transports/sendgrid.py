@@ -256,6 +256,17 @@ class SendgridTransport(Transport):
             # Click tracking would rewrite the unsubscribe link (RFC 8058 wants ours).
             "tracking_settings": {"click_tracking": {"enable": False, "enable_text": False}},
         }
+        if env.calendar is not None:
+            # The invitation is the group's, so it sits in the body every personalization
+            # shares: once per request, base64 made once per group (README: Transports).
+            body["attachments"] = [
+                {
+                    "content": env.calendar.base64,
+                    "type": env.calendar.content_type,
+                    "filename": env.calendar.filename,
+                    "disposition": "attachment",
+                }
+            ]
         if env.reply_to:
             body["reply_to"] = {"email": env.reply_to}
         if self.settings.sandbox_mode:
