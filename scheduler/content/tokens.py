@@ -23,6 +23,7 @@ nonce makes each one good for a single submission (the store records used nonces
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
@@ -90,7 +91,7 @@ class Keyring:
         return self._make(Purpose.ACTION, str(subscriber_id), campaign, str(year))
 
     def form(self, form: str, subject: str, now: datetime) -> str:
-        return self._make(Purpose.FORM, form, subject or "-", str(int(now.timestamp())), secrets.token_urlsafe(12))
+        return self._make(Purpose.FORM, form, _subject(subject), str(int(now.timestamp())), secrets.token_urlsafe(12))
 
     # -- reading -------------------------------------------------------------------
 
@@ -133,7 +134,7 @@ class Keyring:
         """The nonce of a form token issued for this form and subject no more than
         ``max_age_s`` ago; the caller records it so the form is not accepted twice."""
         got_form, got_subject, issued, nonce = self._read(token, Purpose.FORM, 4)
-        if (got_form, got_subject) != (form, subject or "-"):
+        if (got_form, got_subject) != (form, _subject(subject)):
             raise BadToken(token, "form token is for another form")
         if not issued.isdigit():
             raise BadToken(token, "form token has no time")
@@ -148,6 +149,12 @@ class Keyring:
         """The address's keyed hash under every key, current first: a suppression entry
         made before a rotation still matches (README: Privacy)."""
         return [signer.digest(f"suppress.{email_key}") for signer in self.all]
+
+
+def _subject(subject: str) -> str:
+    """What a form token is bound to (the page's own link token, which has dots), as a
+    short digest; "-" for a form that belongs to no one yet (sign-up)."""
+    return hashlib.sha256(subject.encode("utf-8", "surrogateescape")).hexdigest()[:16] if subject else "-"
 
 
 def utc_from_unix(seconds: int) -> datetime:

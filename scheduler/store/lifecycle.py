@@ -24,6 +24,11 @@ class SignupSeen(NamedTuple):
 
 
 class LifecycleQueries(StoreBase):
+    def ping(self) -> None:
+        """One round trip: the web app's health check."""
+        with self._read() as conn:
+            conn.execute(select(1)).scalar()
+
     def subscriber(self, subscriber_id: int) -> dict[str, Any] | None:
         with self._read() as conn:
             row = conn.execute(select(SUBSCRIBER).where(SUBSCRIBER.c.id == subscriber_id)).first()
