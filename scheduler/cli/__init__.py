@@ -65,6 +65,10 @@ def _register() -> None:
     from scheduler.cli import db, send, service, status, subscribers
 
     cli.add_command(subscribers.subscribers)
+    from scheduler.cli import privacy
+
+    subscribers.subscribers.add_command(privacy.show)
+    subscribers.subscribers.add_command(privacy.forget)
     cli.add_command(db.db)
     for command in send.COMMANDS + status.COMMANDS + service.COMMANDS:
         cli.add_command(command)
