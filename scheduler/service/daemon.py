@@ -35,7 +35,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
 
@@ -235,6 +235,11 @@ class Daemon:
                 headsup.send(self.config, self.delivery, due, self.zones or [], now)
             if self.needs_run(now):
                 self.run_due(now)
+            # Sign-ups never confirmed are deleted (README: The web app): the daemon is
+            # the process that is always running, so the web app need not be.
+            purged = self.store.purge_pending(now - timedelta(days=self.config.web.purge_pending_days))
+            if purged:
+                log.info("deleted %d sign-up(s) never confirmed", purged)
             self.notifier.status(f"{self.next_text(now)}; last run: {self.last_summary}")
         except (SchedulerError, SQLAlchemyError, OSError) as exc:
             # One line, and keep running: the next wake retries (a locked database, an
