@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     delete,
@@ -17,6 +17,7 @@ from sqlalchemy import (
 
 from scheduler.core.outcomes import Status
 from scheduler.store.base import LEDGER, SUBSCRIBER, StoreBase, SubscriberRow
+from scheduler.store.ledger import _driver_sql
 
 #: rows looked up and written per round trip: a large import never holds every key at once
 CHUNK = 500
@@ -108,6 +109,58 @@ class SubscriberQueries(StoreBase):
                     conn.execute(insert(SUBSCRIBER), list(new.values()))
         return done
 
+    def import_subscribers(self, rows: Sequence[ImportRow], source: str, now: datetime) -> dict[str, int]:
+        """One transaction of an import: added/updated/unchanged. As
+        :meth:`upsert_subscribers`, a new subscriber is added as the row says (active,
+        consent ``now`` from ``source`` by default) and an existing one's changed name,
+        language or zone is updated while their status and consent stay; but the rows
+        go in by two ``executemany`` statements, not a statement or a lookup each
+        (BENCHMARKS.md, import). The rows must name distinct addresses, as an import's
+        reader makes them.
+
+        ``INSERT ... ON CONFLICT (email_key) DO NOTHING`` adds the new ones (ids in the
+        file's order); where it added fewer than all, one ``UPDATE`` a row changes those
+        whose name, language or zone differ. Each statement's row count gives the counts."""
+        if not rows:
+            return {"added": 0, "updated": 0, "unchanged": 0}
+        active = Status.ACTIVE.value
+        with self._write() as conn:
+            stamp = _stamp_for(conn)
+            at = stamp(now)
+            added = _driver_sql(
+                conn,
+                "INSERT INTO subscriber (email, email_key, name, language, timezone, status, consent_at,"
+                " consent_source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (email_key) DO NOTHING",
+                [
+                    (
+                        r.email,
+                        r.email.lower(),
+                        r.name,
+                        r.language,
+                        r.timezone,
+                        r.status.value if r.status else active,
+                        stamp(r.consent_at) if r.consent_at else at,
+                        r.consent_source or source,
+                        at,
+                        at,
+                    )
+                    for r in rows
+                ],
+            ).rowcount
+            updated = 0
+            if added < len(rows):
+                updated = _driver_sql(
+                    conn,
+                    "UPDATE subscriber SET name = ?, language = ?, timezone = ?, updated_at = ? WHERE email_key = ?"
+                    " AND (name <> ? OR language <> ? OR timezone <> ?)",
+                    [
+                        (r.name, r.language, r.timezone, at, r.email.lower(), r.name, r.language, r.timezone)
+                        for r in rows
+                    ],
+                ).rowcount
+        return {"added": added, "updated": updated, "unchanged": len(rows) - added - updated}
+
     def remove_subscriber(self, email: str) -> bool:
         """Delete a subscriber and their ledger rows: no personal data stays behind."""
         with self._write() as conn:
@@ -175,3 +228,11 @@ def _new_values(r: SubscriberRow, key: str, source: str, now: datetime) -> dict[
         "created_at": now,
         "updated_at": now,
     }
+
+
+def _stamp_for(conn: Any) -> Callable[[datetime], Any]:
+    """A subscriber time as the driver takes it: UTC, and on SQLite the text SQLAlchemy
+    writes (microseconds always shown), so times compare as text as they did before."""
+    kind = SUBSCRIBER.c.created_at.type
+    process = kind.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return cast(Callable[[datetime], Any], process)

@@ -4,7 +4,8 @@ the web app's sign-up and unsubscribe pages."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from scheduler.core.outcomes import Status
 from scheduler.core.values import normalize_email
 from scheduler.errors import UsageError
 from scheduler.store import Store
-from scheduler.subscribers.csvfile import ImportReport, escape_cell, read_csv, validate_row
+from scheduler.subscribers.csvfile import ImportReport, escape_cell, read_rows, validate_row
 
 EXPORT_COLUMNS = ("email", "name", "language", "timezone", "status", "consent_at", "consent_source")
 
@@ -31,16 +32,55 @@ def languages(config: Config) -> list[str]:
 @dataclass(frozen=True)
 class Imported:
     report: ImportReport
+    #: added, updated, unchanged, and suppressed (forgotten addresses left out)
     counts: dict[str, int]
 
 
-def import_csv(config: Config, store: Store, path: Path, now: datetime, source: str = "import") -> Imported:
+#: rows written per transaction: large enough that a commit costs little, small enough
+#: that a send waiting for the write lock waits a fraction of a second (BENCHMARKS.md, import)
+IMPORT_CHUNK = 5_000
+
+#: ``on_progress(rows_taken, bytes_read, file_size)``, after each transaction
+ImportProgress = Callable[[int, int, int], None]
+
+
+def nobody(email_key: str) -> bool:
+    """The default suppression list: empty."""
+    return False
+
+
+def import_csv(
+    config: Config,
+    store: Store,
+    path: Path,
+    now: datetime,
+    source: str = "import",
+    *,
+    is_suppressed: Callable[[str], bool] = nobody,
+    on_progress: ImportProgress | None = None,
+) -> Imported:
     """Every bad row reported with its line, the good ones added or updated. A new
     subscriber takes the file's status and consent where it has them (an export
     restores exactly); an existing one keeps theirs, so no file re-activates someone
-    who unsubscribed or bounced."""
-    report = read_csv(path, languages(config))
-    return Imported(report, store.upsert_subscribers(report.rows, source, now))
+    who unsubscribed or bounced. An address for which ``is_suppressed(email_key)`` (the
+    lower-cased address) is true, one that asked to be forgotten, is left out and only
+    counted. The file is streamed: read, checked and written :data:`IMPORT_CHUNK` rows
+    to a transaction, never held whole."""
+    report = ImportReport()
+    rows = read_rows(path, languages(config), report)
+    counts = {"added": 0, "updated": 0, "unchanged": 0, "suppressed": 0}
+    taken = 0
+    while chunk := list(itertools.islice(rows, IMPORT_CHUNK)):
+        taken += len(chunk)
+        kept = [r for r in chunk if not is_suppressed(r.email.lower())]
+        counts["suppressed"] += len(chunk) - len(kept)
+        for outcome, n in store.import_subscribers(kept, source, now).items():
+            counts[outcome] += n
+        if on_progress is not None:
+            on_progress(taken, report.position, report.size)
+    if on_progress is not None:
+        on_progress(taken, report.size, report.size)
+    return Imported(report, counts)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ line at a time, never whole; a field is at most :data:`FIELD_LIMIT` characters."
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -21,10 +22,11 @@ from pathlib import Path
 from typing import TextIO
 
 from scheduler.core.outcomes import Status
-from scheduler.core.values import check_zone, normalize_email, one_line
+from scheduler.core.values import EmailNormalizer, check_zone, normalize_email, one_line
 from scheduler.errors import UsageError
 from scheduler.store import SubscriberRow
 from scheduler.store.subscribers import ImportRow
+from scheduler.subscribers.seen import SeenAddresses
 
 REQUIRED_COLUMNS = ("email", "name", "language", "timezone")
 #: honored for new subscribers only: an import never changes an existing one's status
@@ -80,16 +82,28 @@ def clean_text(value: str) -> str:
 
 @dataclass
 class ImportReport:
-    rows: list[ImportRow] = field(default_factory=list)
+    """What an import found wrong, a line each; the good rows are not held here but
+    streamed to the store (BENCHMARKS.md, import)."""
+
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: the file's size and about how many of its bytes were read so far, for progress
+    size: int = 0
+    position: int = 0
 
 
 def validate_row(
-    email: str, name: str, language: str, timezone: str, languages: list[str]
+    email: str,
+    name: str,
+    language: str,
+    timezone: str,
+    languages: list[str],
+    check_email: Callable[[str], str] = normalize_email,
 ) -> tuple[SubscriberRow, str | None]:
-    """One subscriber, or ValueError naming what is wrong. Returns (row, warning)."""
-    address = normalize_email(email)
+    """One subscriber, or ValueError naming what is wrong. Returns (row, warning).
+    ``check_email`` is :func:`normalize_email` or an import's :class:`EmailNormalizer`,
+    which answers the same."""
+    address = check_email(email)
     try:
         zone = check_zone(timezone.strip())
     except ValueError as exc:
@@ -128,14 +142,29 @@ def validate_consent(status: str, consent_at: str, consent_source: str) -> Conse
     return state, at, clean_text(consent_source) or None
 
 
-def read_csv(path: Path, languages: list[str]) -> ImportReport:
-    """Every bad row is reported with the line it starts on and the reason; good rows are
-    kept. Where the file cannot be split into records any further (a quote never closed,
-    a field over :data:`FIELD_LIMIT`), that is reported and the rows before it are kept."""
-    report = ImportReport()
-    with _open(path) as fh:
+def read_rows(path: Path, languages: list[str], report: ImportReport) -> Iterator[ImportRow]:
+    """The file's good rows, read a line at a time as they are taken. Every bad row is
+    added to ``report`` with the line it starts on and the reason, as is a repeat of an
+    earlier row's address. Where the file cannot be split into records any further (a
+    quote never closed, a field over :data:`FIELD_LIMIT`), that is reported and the
+    rows before it stand. The header is read, and a bad one refused (UsageError), here,
+    before any row is taken; ``report.position`` follows the bytes read."""
+    fh = _open(path)
+    try:
+        report.size = os.fstat(fh.fileno()).st_size
         source = _Source(fh)
         header = _header(path, source)
+    except BaseException:
+        fh.close()
+        raise
+    return _rows(fh, source, header, path, languages, report)
+
+
+def _rows(
+    fh: TextIO, source: _Source, header: list[str], path: Path, languages: list[str], report: ImportReport
+) -> Iterator[ImportRow]:
+    check_email = EmailNormalizer()
+    with fh:
         # The last of two columns with one name counts, as with csv.DictReader.
         where = {name: i for i, name in enumerate(header)}
         consent = any(c in where for c in CONSENT_COLUMNS)
@@ -143,29 +172,32 @@ def read_csv(path: Path, languages: list[str]) -> ImportReport:
         # An absent column reads the empty cell each short row is padded with.
         pick = itemgetter(*(where.get(c, len(header)) for c in wanted))
         width = len(header) + 1 if any(c not in where for c in wanted) else max(where[c] for c in wanted) + 1
-        seen: dict[str, int] = {}
+        seen = SeenAddresses()
         for line, row in source.records(path, report):
+            if not line & 0xFFF:
+                report.position = fh.buffer.tell()
+                if line == 0x1000 and report.position:
+                    # The rows to come, from the bytes a row took so far.
+                    seen.reserve(int(len(seen) * report.size / report.position * 1.05))
             if len(row) < width:
                 row += [""] * (width - len(row))
             values = pick(row)
             if "'" in "".join(values):
                 values = [unescape_cell(v) for v in values]
             try:
-                base, warning = validate_row(values[0], values[1], values[2], values[3], languages)
+                base, warning = validate_row(values[0], values[1], values[2], values[3], languages, check_email)
                 status, at, by = validate_consent(values[4], values[5], values[6]) if consent else _NO_CONSENT
-                sub = ImportRow(base.email, base.name, base.language, base.timezone, status, at, by)
             except ValueError as exc:
                 report.errors.append(f"{path}:{line}: {exc}")
                 continue
-            key = sub.email.lower()
-            if key in seen:
-                report.errors.append(f"{path}:{line}: {sub.email} repeats line {seen[key]}")
+            first = seen.first_line(base.email.lower(), line)
+            if first is not None:
+                report.errors.append(f"{path}:{line}: {base.email} repeats line {first}")
                 continue
-            seen[key] = line
             if warning:
                 report.warnings.append(f"{path}:{line}: {warning}")
-            report.rows.append(sub)
-    return report
+            yield ImportRow(base.email, base.name, base.language, base.timezone, status, at, by)
+        report.position = report.size
 
 
 def _header(path: Path, source: _Source) -> list[str]:
