@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from scheduler.config.action import ActionConfig
 from scheduler.config.web import WebConfig
 from scheduler.core.dates import LeapDayRule, resolve_year
 from scheduler.core.timing import QuietHours, parse_duration
@@ -217,6 +218,8 @@ class CampaignConfig(_Strict):
     #: the default quiet hours of silence-timed stages, on each subscriber's clock
     quiet_hours: tuple[time, time] | None = None
     stage: Annotated[list[StageConfig], Field(min_length=1)]
+    #: the statement for the record (README: The statement for the record); none by default
+    action: ActionConfig | None = None
 
     _zone = field_validator("timezone")(classmethod(lambda cls, v: check_zone(v)))
 
