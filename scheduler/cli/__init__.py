@@ -70,6 +70,9 @@ def _register() -> None:
     subscribers.subscribers.add_command(privacy.show)
     subscribers.subscribers.add_command(privacy.forget)
     cli.add_command(db.db)
+    from scheduler.cli.web import serve
+
+    cli.add_command(serve)
     for command in send.COMMANDS + status.COMMANDS + service.COMMANDS:
         cli.add_command(command)
 
