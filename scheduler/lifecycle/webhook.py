@@ -183,13 +183,14 @@ def _one(store: Store, keyring: Keyring, event: dict[str, Any], now: datetime, d
     reason = _reason(kind, event)
     if kind == "dropped":
         status = DROPPED.get(str(event.get("reason", "")).strip().lower())
+    written = False
     if kind in DELIVERY and entry is not None:
-        campaign, year, stage, sid = entry
-        if store.set_delivery(campaign, year, stage, sid, kind, at):
-            done.delivery += 1
+        written = store.set_delivery(*entry, kind, at)
+        done.delivery += written
     if status is None:
-        if kind not in DELIVERY:
-            done.ignored += 1
+        # Nothing to do: an event of another kind, or one for no entry of ours (a test
+        # message, another application on the same SendGrid account).
+        done.ignored += not written
         return
     sid = entry[3] if entry is not None else _subscriber(event)
     row = store.subscriber(sid) if sid is not None else None
