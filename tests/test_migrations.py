@@ -37,6 +37,7 @@ from scheduler.store.migrate import HEAD, SchemaAhead, SchemaBehind
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "subscribers-0.1.0.db"
 TABLES = ("subscriber", "ledger", "run", "heads_up")
 NEW_IN_0003 = ("suppression", "webhook_event", "form_nonce")
+NEW_IN_0004 = ("letter", "letter_delivery")
 NOW = datetime(2028, 1, 20, 4, 0, tzinfo=UTC)
 PG_ENV = "ANNIVERSARY_TEST_POSTGRES_URL"
 
@@ -79,7 +80,7 @@ def _at_head(ddl: dict[str, str]) -> dict[str, str]:
     assert new.count("AUTOINCREMENT") == 1 and "PRIMARY KEY (id)" not in new, old
     made["table subscriber"] = new
     made["table sqlite_sequence"] = "CREATE TABLE sqlite_sequence(name,seq)"
-    return _after_0003(made)
+    return _after_0004(_after_0003(made))
 
 
 def _after_0003(made: dict[str, str]) -> dict[str, str]:
@@ -108,6 +109,32 @@ def _after_0003(made: dict[str, str]) -> dict[str, str]:
         "CREATE TABLE form_nonce ( nonce VARCHAR NOT NULL, used_at DATETIME NOT NULL, PRIMARY KEY (nonce) )"
     )
     made["index ix_form_nonce_used_at"] = "CREATE INDEX ix_form_nonce_used_at ON form_nonce (used_at)"
+    return made
+
+
+def _after_0004(made: dict[str, str]) -> dict[str, str]:
+    """Migration 0004 adds the statement for the record's two tables and nothing else."""
+    made["table letter"] = (
+        "CREATE TABLE letter ( id INTEGER NOT NULL, campaign VARCHAR NOT NULL, year INTEGER NOT NULL,"
+        " subscriber_id INTEGER NOT NULL, language VARCHAR NOT NULL, region VARCHAR NOT NULL,"
+        " name VARCHAR NOT NULL, address VARCHAR NOT NULL, subject VARCHAR NOT NULL, text VARCHAR NOT NULL,"
+        " created_at DATETIME NOT NULL, PRIMARY KEY (id), CONSTRAINT fk_letter_subscriber_id_subscriber"
+        " FOREIGN KEY(subscriber_id) REFERENCES subscriber (id),"
+        " CONSTRAINT uq_letter UNIQUE (campaign, year, subscriber_id) )"
+    )
+    made["table letter_delivery"] = (
+        "CREATE TABLE letter_delivery ( id INTEGER NOT NULL, letter_id INTEGER NOT NULL, kind VARCHAR NOT NULL,"
+        " target_key VARCHAR NOT NULL, target_email VARCHAR NOT NULL, target_name VARCHAR NOT NULL,"
+        " target_title VARCHAR NOT NULL, target_language VARCHAR NOT NULL, state VARCHAR NOT NULL,"
+        " queued_at DATETIME NOT NULL, claimed_at DATETIME, sent_at DATETIME, message_id VARCHAR,"
+        " reason VARCHAR, PRIMARY KEY (id), CONSTRAINT fk_letter_delivery_letter_id_letter"
+        " FOREIGN KEY(letter_id) REFERENCES letter (id),"
+        " CONSTRAINT uq_letter_delivery UNIQUE (letter_id, target_key) )"
+    )
+    made["index ix_letter_delivery_state"] = "CREATE INDEX ix_letter_delivery_state ON letter_delivery (state, id)"
+    made["index ix_letter_delivery_target"] = (
+        "CREATE INDEX ix_letter_delivery_target ON letter_delivery (target_key, claimed_at)"
+    )
     return made
 
 
@@ -405,7 +432,7 @@ def test_postgresql_new_database(pg_url: str) -> None:
         migrate.ensure_current(engine)
         with engine.connect() as conn:
             inspector = sa.inspect(conn)
-            assert set(inspector.get_table_names()) == {*TABLES, *NEW_IN_0003, "alembic_version"}
+            assert set(inspector.get_table_names()) == {*TABLES, *NEW_IN_0003, *NEW_IN_0004, "alembic_version"}
             # 0.1.0 left the key unnamed, so PostgreSQL named it; a new database matches.
             assert [fk["name"] for fk in inspector.get_foreign_keys("ledger")] == ["ledger_subscriber_id_fkey"]
             context = MigrationContext.configure(conn, opts={"compare_type": True})

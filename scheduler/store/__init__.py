@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from scheduler.store.base import Candidate, StoreError, SubscriberRow, make_engine, refuse_empty_file
 from scheduler.store.ledger import LedgerQueries
+from scheduler.store.letters import LetterQueries
 from scheduler.store.lifecycle import LifecycleQueries, SignupSeen
 from scheduler.store.runs import RunQueries
 from scheduler.store.subscribers import SubscriberQueries
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["Candidate", "SignupSeen", "Store", "StoreError", "SubscriberRow", "make_engine", "upgrade_database"]
 
 
-class Store(SubscriberQueries, LedgerQueries, RunQueries, LifecycleQueries):
+class Store(SubscriberQueries, LedgerQueries, RunQueries, LifecycleQueries, LetterQueries):
     """One database: SQLite by default, PostgreSQL through the same statements."""
 
 

@@ -17,6 +17,8 @@ __all__ = [
     "FormNonce",
     "HeadsUp",
     "LedgerEntry",
+    "Letter",
+    "LetterDelivery",
     "Run",
     "State",
     "Status",
@@ -189,3 +191,56 @@ class FormNonce(SQLModel, table=True):
 
     nonce: str = Field(primary_key=True)
     used_at: datetime = Field(sa_column=_utc())
+
+
+class Letter(SQLModel, table=True):
+    """A subscriber's statement for the record (README: The statement for the record):
+    at most one per campaign year, which the unique key keeps even when two
+    submissions arrive at once. Its targets are its :class:`LetterDelivery` rows."""
+
+    __tablename__ = "letter"
+    __table_args__ = (UniqueConstraint("campaign", "year", "subscriber_id", name="uq_letter"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign: str
+    year: int
+    subscriber_id: int = Field(foreign_key="subscriber.id")
+    language: str
+    region: str
+    #: the subscriber's name and postal address as they signed the letter
+    name: str
+    address: str
+    subject: str
+    text: str
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class LetterDelivery(SQLModel, table=True):
+    """One letter to one target (or the subscriber's copy): a queue in ``id`` order.
+    A row is claimed (``queued`` -> ``sending``) before it is sent, so two processes
+    never send it twice; ``claimed_at`` is what the per-target hourly limit counts."""
+
+    __tablename__ = "letter_delivery"
+    __table_args__ = (
+        UniqueConstraint("letter_id", "target_key", name="uq_letter_delivery"),
+        Index("ix_letter_delivery_state", "state", "id"),
+        Index("ix_letter_delivery_target", "target_key", "claimed_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(foreign_key="letter.id")
+    #: "target", or "copy" for the subscriber's own copy
+    kind: str
+    #: the lower-cased address: one target whatever the case it is written in
+    target_key: str
+    target_email: str
+    target_name: str
+    target_title: str = ""
+    target_language: str = ""
+    #: queued, sending, sent or failed
+    state: str
+    queued_at: datetime = Field(sa_column=_utc())
+    claimed_at: datetime | None = Field(default=None, sa_column=_utc_or_none())
+    sent_at: datetime | None = Field(default=None, sa_column=_utc_or_none())
+    message_id: str | None = None
+    reason: str | None = None
