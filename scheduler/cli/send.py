@@ -34,7 +34,8 @@ from scheduler.subscribers import import_csv
 @config_option
 def check(year: int | None, config_path: Path | None) -> None:
     """Render every campaign x stage x language for this year and the next 10, with
-    sample subscribers in several zones, and report every problem. Exit 1 if any.
+    sample subscribers in several zones, and report every problem. Exit 1 if any;
+    warnings are printed and do not change the exit code.
 
     \b
     Example:
@@ -42,9 +43,12 @@ def check(year: int | None, config_path: Path | None) -> None:
     """
     config = get_config(config_path)
     first = year or utcnow().year
-    problems = run_check(config, first)
-    for p in problems:
+    found = run_check(config, first, warnings=True)
+    problems = [p for p in found if not p.warning]
+    for p in found:
         click.echo(str(p))
+    if len(found) > len(problems):
+        click.echo(f"{len(found) - len(problems)} warning(s)", err=True)
     if problems:
         click.echo(f"{len(problems)} problem(s)", err=True)
         sys.exit(1)

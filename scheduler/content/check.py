@@ -23,6 +23,7 @@ import jinja2
 from jinja2 import meta, nodes
 
 from scheduler.config import CampaignConfig, Config
+from scheduler.content.check_warnings import NUMBERS_DIFFER, URL, message_warnings
 from scheduler.content.handwritten import Finding, hand_written_numbers
 from scheduler.content.links import Links, Signer
 from scheduler.content.templates import (
@@ -51,16 +52,17 @@ YEARS_AHEAD = 10
 # Between the words of a number in template source: what renders as a space or a hyphen.
 _SOURCE_GAP = r"(?:[\s\-\u00ad]|&nbsp;|&#160;|<[^>]*>)+"
 _COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
-_URL = re.compile(r"\bhttps?://[^\s<>\"']+")
 
 
 @dataclass(frozen=True)
 class Problem:
     where: str
     message: str
+    #: printed, but does not fail ``check`` (:mod:`.check_warnings`)
+    warning: bool = False
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
+        return f"{self.where}: {'warning: ' if self.warning else ''}{self.message}"
 
 
 def check_years(event_date: date, first_year: int) -> range:
@@ -151,6 +153,14 @@ class _Sources:
             self._layouts[name] = self.path(chain[-1])
         return self._layouts[name]
 
+    def find(self, name: str, pattern: re.Pattern[str]) -> str | None:
+        """``file:line`` of the first match of ``pattern`` in ``name`` and its family."""
+        for member in self.family(name):
+            got = self._file(member)
+            if got is not None and (m := pattern.search(got[1])):
+                return f"{got[0]}:{got[1].count(chr(10), 0, m.start()) + 1}"
+        return None
+
     def locate(self, name: str, span: str, nth: int) -> str | None:
         """``file:line`` of the ``nth`` occurrence of ``span`` in the source of ``name``
         and its family (the last one found when there are fewer), or None."""
@@ -198,6 +208,7 @@ def check_campaign(config: Config, campaign: CampaignConfig, first_year: int) ->
     wrong: dict[tuple[str, str, str, str], _Wrong] = {}
     #: files where a render went over a limit: reported once, not rendered again
     limited: set[str] = set()
+    warnings: list[Problem] = []
     for stage in campaign.stage:
         for language in campaign.languages:
             missing = templates.missing(language, stage.id)
@@ -216,9 +227,17 @@ def check_campaign(config: Config, campaign: CampaignConfig, first_year: int) ->
                     yield Problem(str(exc).split(": ", 1)[0], str(exc).split(": ", 1)[1])
             if broken or _uses(sources, limited, language, stage.id):
                 continue
-            yield from _check_renders(config, campaign, templates, sources, stage.id, language, years, wrong, limited)
+            for p in _check_renders(config, campaign, templates, sources, stage.id, language, years, wrong, limited):
+                if p.warning:
+                    warnings.append(p)
+                else:
+                    yield p
     for (where, *_), w in wrong.items():
         yield Problem(where, w.message())
+    # A number the parts disagree on where a wrong number is already reported: the
+    # error says it better, with what to write instead.
+    wrong_at = {where for where, *_ in wrong}
+    yield from (w for w in warnings if not (w.message.startswith(NUMBERS_DIFFER) and w.where in wrong_at))
 
 
 def _check_renders(
@@ -254,6 +273,20 @@ def _check_renders(
                     return
                 continue
             plain_html = _strip_tags(out.html)
+            for w in message_warnings(out, plain_html, language, f"{year}, {zone}"):
+                name = template_name(language, stage_id, w.part)
+                found = (
+                    sources.find(name, w.look_for)
+                    if isinstance(w.look_for, re.Pattern)
+                    else sources.locate(name, w.look_for, 0)
+                    if w.look_for
+                    else None
+                )
+                where = found or sources.path(name)
+                # One warning of a kind per place, in the first year and zone it shows.
+                if f"warning {where} {w.kind}" not in seen:
+                    seen.add(f"warning {where} {w.kind}")
+                    yield Problem(where, w.message, warning=True)
             for part, text in (("txt", out.text), ("html", plain_html)):
                 footer = sources.layout(template_name(language, stage_id, part))
                 if url not in text and not (part == "html" and f'href="{html.escape(url)}"' in out.html):
@@ -272,7 +305,7 @@ def _check_renders(
                     part,
                     year,
                     # A URL is not prose: "%208.005-ci" in a calendar link is no number.
-                    hand_written_numbers(_URL.sub(" ", text), language, expected),
+                    hand_written_numbers(URL.sub(" ", text), language, expected),
                     wrong,
                 )
 
@@ -317,13 +350,16 @@ def _once(seen: set[str], where: str, message: str) -> Iterator[Problem]:
         yield Problem(where, message)
 
 
-def run_check(config: Config, first_year: int) -> list[Problem]:
-    """Every problem of every campaign, each once. Raises UsageError for a first year
-    outside the years that have an anniversary, before rendering anything."""
+def run_check(config: Config, first_year: int, *, warnings: bool = False) -> list[Problem]:
+    """Every problem of every campaign, each once, and with ``warnings`` every warning
+    after them. Raises UsageError for a first year outside the years that have an
+    anniversary, before rendering anything."""
     for campaign in config.campaign:
         check_years(campaign.event_date, first_year)
     problems: dict[str, Problem] = {}
     for campaign in config.campaign:
         for p in check_campaign(config, campaign, first_year):
             problems.setdefault(str(p), p)
-    return list(problems.values())
+    found = list(problems.values())
+    errors = [p for p in found if not p.warning]
+    return errors + [p for p in found if p.warning] if warnings else errors
