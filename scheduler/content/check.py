@@ -212,9 +212,9 @@ def check_campaign(config: Config, campaign: CampaignConfig, first_year: int) ->
     for stage in campaign.stage:
         for language in campaign.languages:
             missing = templates.missing(language, stage.id)
-            for path in missing:
+            for absent in missing:
                 fallback = "" if language == campaign.languages[0] else f"; {campaign.languages[0]!r} is sent instead"
-                yield Problem(str(path), f"missing ({campaign.id}/{stage.id}/{language}){fallback}")
+                yield Problem(str(absent), f"missing ({campaign.id}/{stage.id}/{language}){fallback}")
             if missing:
                 continue
             # Parse every part first, so a syntax error is reported once with file:line.
