@@ -1,6 +1,7 @@
 """A loopback stand-in for SendGrid's servers: the real ``sendgrid``
 client talks HTTP to it; every body is validated against SendGrid's own OpenAPI spec of
-mail send, and faults are injected per request.
+mail send, and faults are injected per request. It serves SendGrid's suppression lists
+too (empty unless a test fills them), which a run reads before it sends.
 
 The spec lives outside the repo (``../shared/sendgrid-oai/tsg_mail_v3.yaml``); without
 it these tests skip, saying so.
@@ -23,6 +24,8 @@ from typing import Any
 import pytest
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "sendgrid-oai" / "tsg_mail_v3.yaml"
+#: the suppression lists a run reads first (scheduler/transports/sendgrid_suppressions.py)
+SUPPRESSION_LISTS = ("unsubscribes", "bounces", "blocks", "spam_reports", "invalid_emails")
 
 
 def mail_send_validator() -> Any:
@@ -89,6 +92,14 @@ class Sink:
         self.seen: list[Seen] = []
         self.errors: list[str] = []
         self.lock = threading.Lock()
+        #: SendGrid's suppression lists, served at GET /v3/suppression/{name} (see handle_get)
+        self.suppressions: dict[str, list[dict[str, Any]]] = {name: [] for name in SUPPRESSION_LISTS}
+        #: the GET requests seen: (path, query, Authorization header)
+        self.gets: list[tuple[str, dict[str, list[str]], str]] = []
+        #: faults for GET requests, in order (POSTs take theirs from ``faults``)
+        self.get_faults: list[Fault] = []
+        #: when set, a GET without "Bearer <this>" is answered 401, as SendGrid answers it
+        self.api_key: str | None = None
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -99,6 +110,9 @@ class Sink:
 
             def do_POST(self) -> None:
                 sink.handle(self)
+
+            def do_GET(self) -> None:
+                sink.handle_get(self)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -159,6 +173,46 @@ class Sink:
         h.send_header("Content-Length", str(len(data)))
         if data:
             h.send_header("Content-Type", "application/json")
+        h.end_headers()
+        h.wfile.write(data)
+
+    def handle_get(self, h: BaseHTTPRequestHandler) -> None:
+        """SendGrid's suppression endpoints: ``limit`` (at most 500), ``offset`` and
+        ``start_time``/``end_time`` (Unix seconds, on ``created``), newest first."""
+        from urllib.parse import parse_qs, urlsplit
+
+        url = urlsplit(h.path)
+        query = parse_qs(url.query)
+        auth = h.headers.get("Authorization", "")
+        with self.lock:
+            self.gets.append((url.path, query, auth))
+            fault = self.get_faults.pop(0) if self.get_faults else Fault(200)
+        if fault.refuse or fault.drop:
+            h.connection.shutdown(socket.SHUT_RDWR)
+            h.close_connection = True
+            return
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.status != 200 or fault.body is not None:
+            self._answer(h, fault.status, fault.headers, fault.body)
+            return
+        if self.api_key is not None and auth != f"Bearer {self.api_key}":
+            self._answer(h, 401, {}, {"errors": [{"field": None, "message": "authorization required"}]})
+            return
+        name = url.path.removeprefix("/v3/suppression/")
+        if not url.path.startswith("/v3/suppression/") or name not in self.suppressions:
+            self._answer(h, 404, {}, {"errors": [{"field": None, "message": f"unexpected path {url.path}"}]})
+            return
+        limit = min(int(query.get("limit", ["500"])[0]), 500)
+        offset = int(query.get("offset", ["0"])[0])
+        start = int(query.get("start_time", ["0"])[0])
+        end = int(query.get("end_time", [str(2**62)])[0])
+        rows = sorted(self.suppressions[name], key=lambda r: -int(r["created"]))
+        rows = [r for r in rows if start <= int(r["created"]) <= end]
+        data = json.dumps(rows[offset : offset + limit]).encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(data)))
         h.end_headers()
         h.wfile.write(data)
 

@@ -33,6 +33,7 @@ from scheduler.core import planning
 from scheduler.core.outcomes import Result, State
 from scheduler.delivery.engine import GroupsNotRendered, StageSend
 from scheduler.delivery.pacing import RateLimiter
+from scheduler.delivery.suppressions import SuppressionSync
 from scheduler.errors import TransportError, UsageError
 from scheduler.store import Store
 from scheduler.transports import make_transport
@@ -126,6 +127,7 @@ class Delivery:
         self.composer = Composer(config, signer)
         self.limiter = limiter or RateLimiter(config.transport.rate_per_second)
         self._open: Transport | None = None
+        self.suppressions = SuppressionSync(config, signer)
 
     @property
     def store(self) -> Store:
@@ -180,6 +182,8 @@ class Delivery:
             result.expected = self.store.count_unsent(campaign.id, year, stage.id, zones)
             self.on_progress(result, 0)
         with self.session() as transport:
+            # Nobody SendGrid suppressed is claimed: a failed sync stops the run (exit 3).
+            self.suppressions.before_run(transport, self.store, now)
             try:
                 StageSend(self, transport, campaign, stage, year, now, zones, run_id, result).run()
             except GroupsNotRendered as exc:

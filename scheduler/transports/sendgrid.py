@@ -86,6 +86,9 @@ class SendgridSettings(Settings):
     asm_group_id: int | None = None
     timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
     max_retries: Annotated[int, Field(ge=0, le=20)] = 5
+    #: read SendGrid's suppression lists before each run (README: Bounces, complaints
+    #: and suppression); the key then needs the Suppressions read permission too
+    sync_suppressions: bool = True
 
 
 @dataclass(frozen=True)
