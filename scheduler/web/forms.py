@@ -22,6 +22,12 @@ def check_form(lc: Lifecycle, token: str, form: str, subject: str, now: datetime
         raise PageError(409, "replayed") from None
 
 
+def redisplay(value: str, limit: int) -> str:
+    """A refused value as its one-line field shows it again: control characters (CR/LF
+    among them) as spaces, cut to the field's length. Autoescaping does the rest."""
+    return "".join(c if c.isprintable() else " " for c in value[:limit])
+
+
 def field_errors(exc: InvalidInput, language: str) -> dict[str, str]:
     """``{field: message}`` for the form's error list and the field itself."""
     w = words(language)

@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse
 from scheduler.core.outcomes import OPTED_OUT, Status
 from scheduler.lifecycle import InvalidInput, Lifecycle, Profile
 from scheduler.web.deps import ConfigDep, IpDep, LifecycleDep, NowDep, UserAgentDep
-from scheduler.web.forms import check_form, field_errors
+from scheduler.web.forms import check_form, field_errors, redisplay
 from scheduler.web.i18n import words
 from scheduler.web.pages import PageError, message, page_language, render
 
@@ -135,7 +135,7 @@ def preferences(
     try:
         profile = lc.update_preferences(token, language=language, timezone=timezone, region=region, now=now)
     except InvalidInput as exc:
-        values = {"language": language, "timezone": timezone, "region": region}
+        values = {"language": language, "timezone": timezone, "region": redisplay(region, 6)}
         errors = field_errors(exc, page_language(request, known=profile.language))
         return _manage(request, lc, now, profile, token, mode="preferences", values=values, errors=errors, status=400)
     return _manage(request, lc, now, profile, token, mode="preferences", notice="saved")

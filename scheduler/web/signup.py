@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse
 from scheduler.core.outcomes import Status
 from scheduler.lifecycle import InvalidInput, SignupRequest
 from scheduler.web.deps import ConfigDep, IpDep, LifecycleDep, NowDep, UserAgentDep
-from scheduler.web.forms import check_form, field_errors
+from scheduler.web.forms import check_form, field_errors, redisplay
 from scheduler.web.i18n import words
 from scheduler.web.pages import message, page_language, render
 
@@ -84,7 +84,12 @@ def subscribe(
     try:
         lc.sign_up(request_, now)
     except InvalidInput as exc:
-        values = {"email": email, "name": name, "language": language or shown, "timezone": timezone}
+        values = {
+            "email": redisplay(email, 254),
+            "name": redisplay(name, 200),
+            "language": language or shown,
+            "timezone": timezone,
+        }
         errors = field_errors(exc, shown)
         return _signup_page(request, lc, now, language=shown, values=values, errors=errors, status=400)
     # The same words whether or not the address was known (README: The web app).
@@ -118,7 +123,8 @@ def confirm_page(request: Request, token: str, lc: LifecycleDep, now: NowDep) ->
 def confirm(
     request: Request, token: str, lc: LifecycleDep, now: NowDep, ip: IpDep, csrf_token: Field = ""
 ) -> HTMLResponse:
-    page_language(request)
+    # The link first: an expired one says so (410) whatever the form's token says.
+    page_language(request, known=lc.confirmation(token, now).language)
     check_form(lc, csrf_token, CONFIRM, token, now)
     profile = lc.confirm(token, ip, now)
     return _confirmed(request, page_language(request, known=profile.language), profile.token)
