@@ -216,3 +216,22 @@ def test_sendgrid_carries_one_base64_invitation_per_request(tmp_path: Path, sink
         text = base64.b64decode(attachment["content"], validate=True).decode("utf-8")
         assert text == invitation(cfg, campaign, 2027, language).to_ical()
         assert "attachments" not in str([p.keys() for p in seen.body["personalizations"]])
+
+
+def test_the_web_app_serves_the_invitation_the_message_links_to(project: Project) -> None:
+    from web_helpers import make_web
+
+    web = make_web(project)
+    config = load_config(project.config)
+    campaign = config.campaign[0]
+    got = web.client.get(f"{web.base}/calendar/black-january/2027.ics?lang=az")
+    assert got.status_code == 200
+    assert got.headers["content-type"] == "text/calendar; charset=utf-8"
+    assert got.headers["content-disposition"] == 'attachment; filename="black-january-2027.ics"'
+    assert got.content == invitation(config, campaign, 2027, "az").to_ical().encode("utf-8")
+    # The first language by default, and for a language the campaign does not have.
+    for query in ("", "?lang=xx"):
+        plain = web.client.get(f"{web.base}/calendar/black-january/2040.ics{query}")
+        assert _event(_parse(plain.text))["SUMMARY"] == "Black January: a minute of silence"  # type: ignore[index]
+    for path in ("calendar/no-such/2027.ics", "calendar/black-january/1989.ics", "calendar/black-january/x.ics"):
+        assert web.client.get(f"{web.base}/{path}").status_code == 404, path
