@@ -17,6 +17,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from scheduler import subscribers as people
 from scheduler.cli.common import config_option, get_config, open_store, utcnow
 from scheduler.core.outcomes import Status
+from scheduler.lifecycle import privacy
 
 # Every C0 and C1 control character, TAB and ESC included, as \xNN: a name from a file or
 # an older release can then never move the cursor, change colours or split a column.
@@ -198,3 +199,23 @@ def remove(email: str, config_path: Path | None) -> None:
     """
     config = get_config(config_path)
     click.echo(f"{people.remove(open_store(config), email)}: removed")
+
+
+@subscribers.command("suppress")
+@click.argument("email")
+@click.option("--reason", required=True, help="Why, in a few words; kept as 'by hand: REASON'.")
+@config_option
+def suppress(email: str, reason: str, config_path: Path | None) -> None:
+    """Never mail an address again, for bounces read by hand (SMTP): a subscriber
+    becomes bounced with the reason; an address not on the list goes onto the
+    suppression list as a keyed hash, so no later import adds it. Needs the signing key.
+
+    \b
+    Example:
+        anniversary subscribers suppress ana@example.com --reason "550 5.1.1 user unknown"
+    """
+    config = get_config(config_path)
+    if privacy.suppress(config, open_store(config), email, reason, utcnow()):
+        click.echo(f"{email}: suppressed; the subscriber is no longer mailed")
+    else:
+        click.echo(f"{email}: suppressed; not a subscriber, kept on the suppression list so no import adds it")
