@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from scheduler.config.action import ActionConfig
-from scheduler.config.web import WebConfig
+from scheduler.config.web import WebConfig, check_bind
 from scheduler.core.dates import LeapDayRule, resolve_year
 from scheduler.core.timing import QuietHours, parse_duration
 from scheduler.core.values import check_language, check_zone, normalize_email
@@ -294,12 +294,22 @@ class OrganizersConfig(_Strict):
         return [_address(v) for v in value]
 
 
+class StudioConfig(_Strict):
+    """``[studio]``: the organizers' preview app (README: The studio); localhost only by
+    default, since it has no login."""
+
+    bind: str = "127.0.0.1:8090"
+
+    _bind = field_validator("bind")(classmethod(lambda cls, v: check_bind(v)))
+
+
 class Config(_Strict):
     database: DatabaseConfig = DatabaseConfig()
     sender: SenderConfig
     transport: TransportConfig = TransportConfig()  # type: ignore[valid-type]
     organizers: OrganizersConfig = OrganizersConfig()
     web: WebConfig = WebConfig()
+    studio: StudioConfig = StudioConfig()
     campaign: Annotated[list[CampaignConfig], Field(min_length=1)]
     #: set by load_config: the folder relative paths resolve against
     base_dir: Path = Path(".")
