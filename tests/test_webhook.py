@@ -422,3 +422,15 @@ def test_hostile_strings_in_events_are_kept_out_of_reasons(web: Web) -> None:
     events = [_event("bounce", "person0@example.com", None, 1, status=nasty, reason=nasty, type=nasty)]
     assert web.post(events).status_code == 200
     assert web.status("person0@example.com") == ("bounced", "SendGrid bounce")
+
+
+def test_the_web_app_answers_the_webhook_under_its_public_path(tmp_path: Path) -> None:
+    from scheduler.web.app import create_app
+
+    w = _world(tmp_path, None, 2)
+    client = TestClient(create_app(w.config, clock=lambda: NOW))
+    body = json.dumps([_event("spamreport", "person1@example.com", None, 1)]).encode()
+    res = client.post(PATH, content=body, headers=w.keys.headers(body, NOW))
+    assert (res.status_code, res.text) == (200, "ok\n")
+    assert w.status("person1@example.com") == ("complained", "SendGrid spamreport")
+    assert client.post(PATH, content=body).status_code == 403
