@@ -49,7 +49,9 @@ _NOTES = {
         "copy_subject": "Ваше письмо: {subject}",
     },
     "tr": {
-        "sent_for": "{name} adına {org} ({url}) aracılığıyla gönderildi. {name} ile iletişim için bu e-postayı yanıtlayın.",
+        "sent_for": (
+            "{name} adına {org} ({url}) aracılığıyla gönderildi. {name} ile iletişim için bu e-postayı yanıtlayın."
+        ),
         "copy_intro": "Bu, sizin adınıza şu alıcılara gönderilen mektubun bir kopyasıdır: {targets}.",
         "copy_subject": "Mektubunuz: {subject}",
     },

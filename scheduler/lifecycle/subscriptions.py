@@ -200,7 +200,7 @@ class Lifecycle:
     def confirmation(self, token: str, now: datetime) -> Profile:
         """The confirmation link opened: who it is for. Confirms nothing (mail scanners
         open links); the page's button does."""
-        return self._profile(self.keyring.read_confirm(token, now))
+        return self._profile(self.keyring.read_confirm(token, now), now)
 
     def confirm(self, token: str, ip: str | None, now: datetime) -> Profile:
         sid = self.keyring.read_confirm(token, now)
@@ -210,11 +210,11 @@ class Lifecycle:
         hashes = self.keyring.email_hashes(str(row["email_key"]))
         if self.store.confirm(sid, short(ip, 64), hashes, now) is None:
             raise UnknownSubscriber()
-        return self._profile(sid)
+        return self._profile(sid, now)
 
     # -- the subscriber's own link -----------------------------------------------------
 
-    def _profile(self, sid: int) -> Profile:
+    def _profile(self, sid: int, now: datetime | None = None) -> Profile:
         row = self.store.subscriber(sid)
         if row is None or row["status"] == Status.FORGOTTEN:
             raise UnknownSubscriber()
@@ -227,15 +227,24 @@ class Lifecycle:
             region=row.get("region"),
             status=Status(row["status"]),
             token=self.keyring.unsubscribe(sid),
-            actions=self.actions_for(sid, now=None),
+            actions=self.actions_for(sid, now),
         )
 
     def actions_for(self, sid: int, now: datetime | None) -> tuple[tuple[str, str], ...]:
-        """The statement-for-the-record action pages this subscriber may open."""
-        return ()
+        """The statement-for-the-record action pages this subscriber may open: each
+        campaign with an action, for its coming year (README: The statement for the
+        record). None without ``now``: the year depends on it."""
+        if now is None:
+            return ()
+        return tuple(
+            (c.title_in(c.languages[0]), f"{self.base}/action/{self.keyring.action(sid, c.id, year)}")
+            for c in self.config.campaign
+            for year in (c.resolve_year(None, now),)
+            if c.action is not None
+        )
 
-    def profile(self, token: str) -> Profile:
-        return self._profile(self.keyring.read_unsubscribe(token))
+    def profile(self, token: str, now: datetime | None = None) -> Profile:
+        return self._profile(self.keyring.read_unsubscribe(token), now)
 
     def unsubscribe(self, token: str, now: datetime, *, how: str = "one-click") -> Profile:
         """RFC 8058: effective for the very next send, since sends select active
@@ -243,7 +252,7 @@ class Lifecycle:
         sid = self.keyring.read_unsubscribe(token)
         if self.store.opt_out(sid, Status.UNSUBSCRIBED, how, now) is None:
             raise UnknownSubscriber()
-        return self._profile(sid)
+        return self._profile(sid, now)
 
     def update_preferences(
         self, token: str, *, language: str | None, timezone: str | None, region: str | None, now: datetime
@@ -256,7 +265,7 @@ class Lifecycle:
         }
         if not self.store.set_preferences(sid, values, now):
             raise UnknownSubscriber()
-        return self._profile(sid)
+        return self._profile(sid, now)
 
     def resubscribe(
         self, token: str, *, ip: str | None, user_agent: str | None, page_url: str | None, wording: str, now: datetime

@@ -145,11 +145,12 @@ class LetterQueries(StoreBase):
             ).all()
         return {**dict(row._mapping), "deliveries": [dict(d._mapping) for d in deliveries]}
 
-    def claim_deliveries(self, per_target_per_hour: int, limit: int, now: datetime) -> list[Claimed]:
-        """Up to ``limit`` queued deliveries, oldest first, leaving out every target
+    def claim_deliveries(self, campaign: str, per_target_per_hour: int, limit: int, now: datetime) -> list[Claimed]:
+        """Up to ``limit`` of the campaign's queued deliveries, oldest first, leaving out every target
         that has had ``per_target_per_hour`` letters in the hour before ``now`` (its
         later letters wait behind its earlier ones, so each target's go out in order).
-        The subscriber's copies are not limited."""
+        A target's letters of every campaign count toward its limit; the subscriber's
+        copies are not limited."""
         if limit <= 0:
             return []
         since = now - timedelta(hours=1)
@@ -170,7 +171,11 @@ class LetterQueries(StoreBase):
                 ).all()
             )
             full = [key for key, n in counts.items() if n >= per_target_per_hour]
-            query = select(DELIVERY.c.id, DELIVERY.c.kind, DELIVERY.c.target_key).where(DELIVERY.c.state == QUEUED)
+            query = (
+                select(DELIVERY.c.id, DELIVERY.c.kind, DELIVERY.c.target_key)
+                .join(LETTER, LETTER.c.id == DELIVERY.c.letter_id)
+                .where(and_(DELIVERY.c.state == QUEUED, LETTER.c.campaign == campaign))
+            )
             if full:
                 query = query.where(DELIVERY.c.target_key.not_in(full))
             chosen: list[int] = []
@@ -212,7 +217,7 @@ class LetterQueries(StoreBase):
                 .where(DELIVERY.c.id.in_(chosen))
                 .order_by(DELIVERY.c.id)
             ).all()
-        return [Claimed(*row) for row in rows]
+        return [Claimed._make(row) for row in rows]
 
     def finish_delivery(
         self, delivery_id: int, state: str, message_id: str | None, reason: str | None, now: datetime
