@@ -7,7 +7,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
