@@ -24,7 +24,9 @@ LIMIT = 60
 def _submit(world: World, sid: int, now: datetime) -> bool:
     token = world.token(sid)
     csrf = world.actions.form_token(token, now)
-    _, new = world.actions.submit(token, LetterForm("US-TX", f"Writer {sid}", ADDRESS, f"Letter {sid}"), csrf, token, now)
+    _, new = world.actions.submit(
+        token, LetterForm("US-TX", f"Writer {sid}", ADDRESS, f"Letter {sid}"), csrf, token, now
+    )
     return new
 
 
