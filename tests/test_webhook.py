@@ -203,6 +203,20 @@ def test_no_public_key_configured_is_503_with_one_log_line(tmp_path: Path, caplo
     ]
 
 
+def test_a_configured_key_that_is_no_key_is_503_with_one_log_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    w = _world(tmp_path, "QUFBQQ==", 1)
+    with caplog.at_level(logging.WARNING, logger="scheduler.web.webhook"):
+        res = w.post([{"event": "bounce", "email": "person0@example.com", "sg_event_id": "a"}])
+    assert (res.status_code, res.text) == (503, "the webhook is not configured\n")
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith(
+        "SendGrid event refused (503): [web.sendgrid_webhook] public_key is not a verification key SendGrid shows: "
+    )
+    assert w.status("person0@example.com") == ("active", None)
+
+
 # -- replays --------------------------------------------------------------------------
 
 

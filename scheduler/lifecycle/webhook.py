@@ -69,6 +69,10 @@ class WebhookRefused(SchedulerError):
     """A request whose signature or time stamp does not check out (answered 403)."""
 
 
+class BadKey(SchedulerError):
+    """The configured public key does not load (answered 503: nothing can be verified)."""
+
+
 class NotEvents(SchedulerError):
     """A verified body that is not a JSON array of events (answered 400)."""
 
@@ -122,20 +126,15 @@ def verify(
     helper = EventWebhook()
     try:
         key = helper.convert_public_key_to_ecdsa(public_key)
+    except (ValueError, TypeError) as exc:
+        raise BadKey(f"[web.sendgrid_webhook] public_key is not a verification key SendGrid shows: {exc}") from None
+    try:
         good = helper.verify_signature(payload, signature, timestamp, key)
     except (ValueError, TypeError, AttributeError):
         # A malformed signature (not DER) or a key that is not an elliptic-curve one.
         good = False
     if not good:
         raise WebhookRefused("the signature does not verify with [web.sendgrid_webhook] public_key")
-
-
-def check_key(public_key: str) -> None:
-    """Raise ValueError unless ``public_key`` loads as the helper loads it."""
-    try:
-        EventWebhook().convert_public_key_to_ecdsa(public_key)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"[web.sendgrid_webhook] public_key is not a verification key: {exc}") from None
 
 
 def parse_events(raw_body: bytes) -> list[Any]:

@@ -8,7 +8,8 @@ retry for up to 24 hours.
 400    verified, but the body is not a JSON array
 403    no signature, a signature that does not verify, or a stale time stamp
 413    a body over :data:`MAX_BODY` (SendGrid's batches are far smaller)
-503    ``[web.sendgrid_webhook] public_key`` is not set: nothing can be verified
+503    ``[web.sendgrid_webhook] public_key`` is not set, or is not a key: nothing can
+       be verified (SendGrid keeps retrying while it is fixed)
 =====  ======================================================================
 
 The app provides ``app.state.config`` and ``.clock`` (aware UTC now), and ``.store`` and
@@ -23,7 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from scheduler.lifecycle.webhook import NotEvents, WebhookRefused, apply, parse_events, verify
+from scheduler.lifecycle.webhook import BadKey, NotEvents, WebhookRefused, apply, parse_events, verify
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,9 @@ async def sendgrid_events(request: Request) -> PlainTextResponse:
             settings.max_age_seconds,
         )
         events = parse_events(raw)
+    except BadKey as exc:
+        log.error("SendGrid event refused (503): %s", exc)
+        return _text(503, "the webhook is not configured")
     except WebhookRefused as exc:
         log.warning("SendGrid event refused (403): %s", exc)
         return _text(403, "signature refused")
