@@ -324,6 +324,19 @@ def test_dropped_suppresses_only_for_an_address_on_a_sendgrid_list(
     assert web.status("person2@example.com") == status
 
 
+def test_a_group_unsubscribe_from_another_group_changes_nothing(tmp_path: Path) -> None:
+    w = _world(tmp_path, None, 2, "[transport.sendgrid]\nasm_group_id = 42\n")
+    res = w.post(
+        [
+            _event("group_unsubscribe", "person0@example.com", None, 1, asm_group_id=7),
+            _event("group_unsubscribe", "person1@example.com", None, 2, asm_group_id=42),
+        ]
+    )
+    assert res.status_code == 200
+    assert w.status("person0@example.com") == ("active", None)
+    assert w.status("person1@example.com") == ("unsubscribed", "SendGrid group_unsubscribe (group 42)")
+
+
 def test_an_event_without_custom_args_is_matched_by_address_in_any_case(web: Web) -> None:
     assert web.post([_event("bounce", "Person1@EXAMPLE.com", None, 1, type="blocked")]).status_code == 200
     assert web.status("person1@example.com") == ("bounced", "SendGrid block")

@@ -150,8 +150,12 @@ def parse_events(raw_body: bytes) -> list[Any]:
     return events
 
 
-def apply(store: Store, keyring: Keyring, events: list[Any], now: datetime) -> Applied:
-    """Apply each event once (see the module's table); never raises for an event."""
+def apply(
+    store: Store, keyring: Keyring, events: list[Any], now: datetime, *, asm_group_id: int | None = None
+) -> Applied:
+    """Apply each event once (see the module's table); never raises for an event.
+    With ``asm_group_id`` (``[transport.sendgrid]``), a ``group_unsubscribe`` from
+    another unsubscribe group (another sender on the same account) changes nothing."""
     done = Applied()
     ids = [e["sg_event_id"] for e in events if isinstance(e, dict) and _text(e.get("sg_event_id"))]
     fresh = store.new_events(ids, now, now - REMEMBER_EVENTS) if ids else set()
@@ -166,6 +170,10 @@ def apply(store: Store, keyring: Keyring, events: list[Any], now: datetime) -> A
                 done.repeated += 1
                 continue
             seen_here.add(event_id)
+        group = event.get("asm_group_id")
+        if event["event"] == "group_unsubscribe" and asm_group_id is not None and group != asm_group_id:
+            done.ignored += 1
+            continue
         _one(store, keyring, event, now, done)
     return done
 

@@ -96,6 +96,7 @@ async def sendgrid_events(request: Request) -> PlainTextResponse:
     # The store's calls block: they run on a worker thread, not the event loop.
     store = getattr(state, "store", None) or state.lifecycle.store
     keyring = getattr(state, "keyring", None) or state.lifecycle.keyring
-    done = await run_in_threadpool(apply, store, keyring, events, now)
+    group = state.config.transport.sendgrid.asm_group_id
+    done = await run_in_threadpool(lambda: apply(store, keyring, events, now, asm_group_id=group))
     log.info("SendGrid events: %s", done.describe())
     return _text(200, "ok")
