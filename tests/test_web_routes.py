@@ -362,6 +362,21 @@ def test_healthz_is_200_ok_and_503_when_the_database_file_is_damaged(web: Web, p
     assert "Traceback" not in page.text
 
 
+def test_an_unexpected_failure_is_a_500_page_with_the_headers_and_no_traceback(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = web.subscribe_and_confirm("boom@example.com")
+
+    def broken(token: str) -> None:
+        raise RuntimeError("a bug, with a secret in its message: s3cr3t")
+
+    monkeypatch.setattr(web.app_state().lifecycle, "profile", broken)
+    answer = web.client.get(path)
+    assert (answer.status_code, title_of(answer.text)) == (500, EN["error_server_title"])
+    assert answer.headers["content-security-policy"] == CSP
+    assert "s3cr3t" not in answer.text and "Traceback" not in answer.text and "RuntimeError" not in answer.text
+
+
 def test_routes_live_under_the_public_url_path(web: Web) -> None:
     assert web.client.get("/anniversary/subscribe").status_code == 200
     assert web.client.get("/anniversary/static/site.css").status_code == 200

@@ -28,7 +28,7 @@ from scheduler.lifecycle import Lifecycle, NoticeFailed, RateLimited, Replayed, 
 from scheduler.store import StoreError
 from scheduler.web import optout, signup
 from scheduler.web.pages import PageError, error_page
-from scheduler.web.security import SecurityHeaders, networks
+from scheduler.web.security import HEADERS, SecurityHeaders, networks
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,10 @@ def _refusals(app: FastAPI, path: str) -> None:
 
     def server_error(request: Request, exc: Exception) -> Response:
         log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__, exc_info=exc)
-        return error_page(request, PageError(500, "server"))
+        # This answer leaves through Starlette's outermost middleware, outside
+        # SecurityHeaders, so it carries the headers itself.
+        headers = {name.decode(): value.decode() for name, value in HEADERS}
+        return error_page(request, PageError(500, "server", headers=headers))
 
     app.add_exception_handler(PageError, refusal)
     app.add_exception_handler(BadToken, bad_token)
