@@ -43,3 +43,9 @@ LifecycleDep = Annotated[Lifecycle, Depends(lifecycle)]
 NowDep = Annotated[datetime, Depends(now)]
 IpDep = Annotated[str | None, Depends(ip)]
 UserAgentDep = Annotated[str | None, Depends(user_agent)]
+
+
+def form_subject(token: str) -> str:
+    """The link a form belongs to, as a form token's subject (the action page uses it).
+    The keyring hashes whatever subject it is given, so the link's token alone would do."""
+    return token.replace(".", "~")[:200]
