@@ -22,7 +22,7 @@ from scheduler.content.targets import Target, Targets, read_targets
 from scheduler.content.tokens import BadToken
 from scheduler.core.outcomes import Status
 from scheduler.delivery.letters import Drained, LetterSender
-from scheduler.errors import SchedulerError
+from scheduler.errors import SchedulerError, UsageError
 from scheduler.lifecycle.inputs import NAME_MAX, InvalidInput, UnknownSubscriber, one_line_field, region_field
 from scheduler.lifecycle.subscriptions import Lifecycle
 
@@ -35,6 +35,10 @@ ADDRESS_MAX = 300
 _MARKUP = re.compile(r"[<>]")
 #: what a letter may hold besides printable characters: line breaks and tabs
 _LETTER_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+class BadForm(UsageError):
+    """The form's own token is forged, for another form or link, or too old."""
 
 
 class LinkExpired(SchedulerError):
@@ -177,7 +181,10 @@ class Actions:
         recorded the letter (False: it had been sent before)."""
         campaign, year, row = self._open(token, now)
         assert campaign.action is not None
-        self.lc.use_form(csrf, FORM, subject, now)
+        try:
+            self.lc.use_form(csrf, FORM, subject, now)
+        except BadToken as exc:
+            raise BadForm(str(exc)) from None
         sid = int(row["id"])
         if self.store.letter_of(campaign.id, year, sid) is not None:
             return self.view(token, now), False

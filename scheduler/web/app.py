@@ -36,7 +36,7 @@ STATIC = Path(__file__).with_name("static")
 
 #: routers other modules of this package add when they are present (the provider
 #: webhook, the calendar files): each is a module with a FastAPI ``router``
-OPTIONAL_ROUTERS = ("scheduler.web.webhook", "scheduler.web.calendar")
+OPTIONAL_ROUTERS = ("scheduler.web.webhook", "scheduler.web.calendar", "scheduler.web.action")
 
 
 def base_path(public_url: str) -> str:
