@@ -14,7 +14,7 @@ from conftest import Project
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
-from web_helpers import Web, make_web
+from web_helpers import Forwarder, Web, make_web
 
 from scheduler.web.i18n import STRINGS
 from scheduler.web.security import CSP, client_ip, networks
@@ -360,6 +360,28 @@ def test_healthz_is_200_ok_and_503_when_the_database_file_is_damaged(web: Web, p
     page = web.client.get(f"{web.base}/unsubscribe/{web.app_state().keyring.unsubscribe(1)}")
     assert page.status_code == 503 and title_of(page.text) == EN["error_unavailable_title"]
     assert "Traceback" not in page.text
+
+
+@pytest.mark.postgres
+@pytest.mark.xfail(
+    strict=True,
+    reason="the store turns only SQLite's errors into StoreError: a PostgreSQL server that went away "
+    "reaches the app as sqlalchemy's OperationalError, a 500 page instead of 503",
+)
+def test_healthz_is_503_when_the_postgresql_server_goes_away(project: Project, pg_url: str) -> None:
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(pg_url)
+    relay = Forwarder((url.host or "127.0.0.1", url.port or 5432))
+    through = url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    project.edit_config('url = "sqlite:///subscribers.db"', f'url = "{through}"')
+    web = make_web(project)
+    assert web.client.get(f"{web.base}/healthz").text == "ok\n"
+    relay.stop()
+    answer = web.client.get(f"{web.base}/healthz")
+    assert (answer.status_code, answer.text) == (503, "database unavailable\n")
+    page = web.client.get(f"{web.base}/unsubscribe/{web.app_state().keyring.unsubscribe(1)}")
+    assert (page.status_code, title_of(page.text)) == (503, EN["error_unavailable_title"])
 
 
 def test_an_unexpected_failure_is_a_500_page_with_the_headers_and_no_traceback(
