@@ -4,9 +4,12 @@ transport wrote, read back with the email package."""
 
 from __future__ import annotations
 
+import contextlib
 import email
 import re
+import socket
 import sqlite3
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -132,9 +135,6 @@ class Forwarder:
     unreachable to whoever connects through it, as a server that went away does."""
 
     def __init__(self, target: tuple[str, int]) -> None:
-        import socket
-        import threading
-
         self.target = target
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
@@ -143,9 +143,6 @@ class Forwarder:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
-        import socket
-        import threading
-
         while self.running:
             try:
                 client, _ = self.listener.accept()
@@ -160,33 +157,22 @@ class Forwarder:
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
     @staticmethod
-    def _pipe(src, dst) -> None:  # type: ignore[no-untyped-def]
-        try:
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
             while data := src.recv(65536):
                 dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.close()
-                except OSError:
-                    pass
+        for end in (src, dst):
+            with contextlib.suppress(OSError):
+                end.close()
 
     def stop(self) -> None:
-        import socket
-
         self.running = False
         # shutdown() wakes the accept() blocked in the other thread; close() alone would
         # leave the socket listening until that accept returned (Linux).
-        try:
+        with contextlib.suppress(OSError):
             self.listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self.listener.close()
-        for s in self.open:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-                s.close()
-            except OSError:
-                pass
+        for end in self.open:
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+                end.close()
