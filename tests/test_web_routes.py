@@ -363,11 +363,6 @@ def test_healthz_is_200_ok_and_503_when_the_database_file_is_damaged(web: Web, p
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason="the store turns only SQLite's errors into StoreError: a PostgreSQL server that went away "
-    "reaches the app as sqlalchemy's OperationalError, a 500 page instead of 503",
-)
 def test_healthz_is_503_when_the_postgresql_server_goes_away(project: Project, pg_url: str) -> None:
     import sqlalchemy as sa
 

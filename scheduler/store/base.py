@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlmodel import create_engine
 
 from scheduler.errors import SchedulerError
@@ -121,11 +121,25 @@ def _unwritable(path: Path) -> str | None:
     return None
 
 
+def _unreachable(orig: BaseException) -> bool:
+    """A PostgreSQL driver error that says the connection failed or was lost (SQLSTATE
+    class 08, or psycopg's OperationalError without a SQLSTATE: no server answered)."""
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03")
+    return type(orig).__name__ == "OperationalError" and type(orig).__module__.startswith("psycopg")
+
+
 def database_error(exc: BaseException, url: str) -> StoreError | None:
     """One line for what the database's files or locks did wrong, or None for any other
     error (a constraint, a bug), which stays as it is."""
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
     if not isinstance(orig, sqlite3.Error):
+        if (isinstance(exc, OperationalError) and getattr(exc, "connection_invalidated", False)) or _unreachable(orig):
+            # A server that went away or never answered (README: Troubleshooting):
+            # one line, so the daemon retries at its next wake and the web app says 503.
+            words = " ".join(str(orig).split())[:300]
+            return StoreError(f"cannot reach database {database_name(url)}: {words}")
         return None
     code = _primary_code(orig)
     words = " ".join(str(orig).split())
