@@ -22,6 +22,7 @@ from scheduler.content.groups import Batch, GroupKey, Recipient, render_group, s
 from scheduler.content.links import Links, Signer
 from scheduler.content.message import CalendarPart, Outgoing, Rendered
 from scheduler.content.templates import SubscriberView, TemplateSet, build_context
+from scheduler.content.tokens import Keyring
 from scheduler.core.values import one_line, printable_line
 from scheduler.errors import TemplateProblem
 
@@ -58,6 +59,9 @@ class Composer:
     def __init__(self, config: Config, signer: Signer) -> None:
         self.config = config
         self.links = Links(config, signer)
+        self._keyring = Keyring(signer)
+        #: ``{public_url}/action/``: the statement-for-the-record page, with a token after it
+        self.action_base = f"{config.sender.public_url.rstrip('/')}/action/"
         self._templates: dict[str, TemplateSet] = {}
         #: a group's content, None (render each alone) or why the group does not render
         self._groups: dict[tuple[str, str, int, GroupKey], Rendered | TemplateProblem | None] = {}
@@ -69,11 +73,19 @@ class Composer:
             self._templates[campaign.id] = TemplateSet(self.config, campaign)
         return self._templates[campaign.id]
 
+    def action_url(self, campaign: CampaignConfig, year: int, subscriber_id: int) -> str:
+        """The subscriber's statement-for-the-record link for this campaign year; "" for
+        a campaign without an action (README: The statement for the record)."""
+        if campaign.action is None:
+            return ""
+        return self.action_base + self._keyring.action(subscriber_id, campaign.id, year)
+
     def render(
         self, campaign: CampaignConfig, stage: StageConfig, year: int, view: SubscriberView, link_id: int
     ) -> Rendered:
         """One person's message, whole (preview, the preflight, rendering alone)."""
-        ctx = build_context(self.config, campaign, stage, year, view, self.links.unsubscribe(link_id))
+        action = self.action_url(campaign, year, link_id)
+        ctx = build_context(self.config, campaign, stage, year, view, self.links.unsubscribe(link_id), action)
         return self.templates(campaign).render(stage.id, ctx)
 
     def preflight(self, campaign: CampaignConfig, stage: StageConfig, year: int) -> None:
@@ -91,12 +103,13 @@ class Composer:
             language, zone, has_name = key
             tpl = self.templates(campaign)
 
-            def render(name: str, url: str) -> Rendered:
+            def render(name: str, url: str, action: str = "") -> Rendered:
                 view = SubscriberView(name if has_name else "", language, zone)
-                return tpl.render(stage.id, build_context(self.config, campaign, stage, year, view, url))
+                return tpl.render(stage.id, build_context(self.config, campaign, stage, year, view, url, action))
 
+            action_base = self.action_base if campaign.action is not None else None
             try:
-                self._groups[cache_key] = render_group(render, self.links.unsubscribe_base)
+                self._groups[cache_key] = render_group(render, self.links.unsubscribe_base, action_base)
             except TemplateProblem as exc:
                 self._groups[cache_key] = exc
             except Exception as exc:
@@ -176,10 +189,19 @@ class Composer:
         envelope = self.envelope(campaign, stage, year, content, now, is_test=is_test)
         token, base = self.links.signer.token, self.links.unsubscribe_base
         if is_test:
-            recipients = [Recipient(None, p.email, safe_name(p.name), base + token(0), None, True) for p in people]
+            act = self.action_url(campaign, year, 0)
+            recipients = [
+                Recipient(None, p.email, safe_name(p.name), base + token(0), None, True, action_url=act) for p in people
+            ]
+        elif campaign.action is not None:
+            action = functools.partial(self.action_url, campaign, year)
+            recipients = [
+                _recipient((0, email, safe_name(name), base + token(sid), None, True, sid, action(sid)))
+                for sid, email, name, _, _ in people
+            ]
         else:
             recipients = [
-                _recipient((0, email, safe_name(name), base + token(sid), None, True, sid))
+                _recipient((0, email, safe_name(name), base + token(sid), None, True, sid, ""))
                 for sid, email, name, _, _ in people
             ]
         return Composed([Batch(envelope, recipients, personal=True)], [])

@@ -33,7 +33,11 @@ NAME_TEXT = "%anv-name-t%"
 NAME_HTML = "%anv-name-h%"
 UNSUB_TEXT = "%anv-unsub-t%"
 UNSUB_HTML = "%anv-unsub-h%"
-PLACEHOLDERS = (NAME_TEXT, NAME_HTML, UNSUB_TEXT, UNSUB_HTML)
+#: the statement-for-the-record link (README: The statement for the record): only in
+#: the messages of a campaign with an action
+ACTION_TEXT = "%anv-act-t%"
+ACTION_HTML = "%anv-act-h%"
+PLACEHOLDERS = (NAME_TEXT, NAME_HTML, UNSUB_TEXT, UNSUB_HTML, ACTION_TEXT, ACTION_HTML)
 
 # A second pair, of other lengths and case: a group's rendering is trusted only if
 # swapping the first pair for this one gives exactly the second rendering, so a
@@ -41,6 +45,7 @@ PLACEHOLDERS = (NAME_TEXT, NAME_HTML, UNSUB_TEXT, UNSUB_HTML)
 # rendering each recipient alone.
 _CHECK_NAME = "%ANV-Check-Name-Longer%"
 _CHECK_UNSUB = "%ANV-Check-Unsub-Link-Longer%"
+_CHECK_ACTION = "%ANV-Check-Action-Link-Longer%"
 
 # Every proper beginning and end of a placeholder. A name has none inside it (safe_name),
 # but template text that ends with a beginning just before the name, or starts with an
@@ -71,23 +76,33 @@ def group_key(language: str, zone: str, name: str) -> GroupKey:
     return (language, zone, bool(safe_name(name)))
 
 
-def render_group(render: Callable[[str, str], Rendered], unsubscribe_base: str) -> Rendered | None:
-    """The group's content with placeholders, from ``render(name, link)``; None when the
-    templates do more with the name or link than print them, or print the name against
-    a piece of a placeholder (then every recipient is rendered alone)."""
-    first = render(NAME_TEXT, UNSUB_TEXT)
-    check = render(_CHECK_NAME, _CHECK_UNSUB)
+def render_group(
+    render: Callable[..., Rendered], unsubscribe_base: str, action_base: str | None = None
+) -> Rendered | None:
+    """The group's content with placeholders, from ``render(name, link)`` (with
+    ``action_base``, ``render(name, link, action_link)``); None when the templates do
+    more with the name or links than print them, or print the name against a piece of
+    a placeholder (then every recipient is rendered alone)."""
+    acting = action_base is not None
+    first = render(NAME_TEXT, UNSUB_TEXT, ACTION_TEXT) if acting else render(NAME_TEXT, UNSUB_TEXT)
+    check = render(_CHECK_NAME, _CHECK_UNSUB, _CHECK_ACTION) if acting else render(_CHECK_NAME, _CHECK_UNSUB)
     for a, b in ((first.subject, check.subject), (first.text, check.text), (first.html, check.html)):
-        if a.replace(NAME_TEXT, _CHECK_NAME).replace(UNSUB_TEXT, _CHECK_UNSUB) != b:
+        swapped = a.replace(NAME_TEXT, _CHECK_NAME).replace(UNSUB_TEXT, _CHECK_UNSUB)
+        if acting:
+            swapped = swapped.replace(ACTION_TEXT, _CHECK_ACTION)
+        if swapped != b:
             return None
         # Placeholders are only the ones rendered here (the template prints no
         # ``%anv-`` of its own), and none can be completed from a name.
-        if a.count("%anv-") != a.count(NAME_TEXT) + a.count(UNSUB_TEXT) or _name_touches_a_placeholder(a):
+        ours = a.count(NAME_TEXT) + a.count(UNSUB_TEXT) + (a.count(ACTION_TEXT) if acting else 0)
+        if a.count("%anv-") != ours or _name_touches_a_placeholder(a):
             return None
     # The HTML part gets its own placeholders: its values are HTML-escaped.
     html_part = first.html.replace(NAME_TEXT, NAME_HTML)
     if html_value(unsubscribe_base) != unsubscribe_base:
         html_part = html_part.replace(UNSUB_TEXT, UNSUB_HTML)
+    if action_base is not None and html_value(action_base) != action_base:
+        html_part = html_part.replace(ACTION_TEXT, ACTION_HTML)
     return Rendered(subject=first.subject, text=first.text, html=html_part, language=first.language)
 
 
@@ -132,6 +147,8 @@ class Recipient(NamedTuple):
     #: the subscriber, which with the campaign, year and stage names the ledger entry;
     #: None for a message to someone who is not a subscriber (send-test, heads-up)
     subscriber_id: int | None = None
+    #: the statement-for-the-record link; "" when the campaign has no action
+    action_url: str = ""
 
     def tag(self, is_test: bool = False) -> str:
         """What names this recipient's ledger entry beside the campaign, year and stage:
@@ -148,6 +165,11 @@ class Recipient(NamedTuple):
         if url_html is not url:
             # Only then does the HTML part carry its own link placeholder (render_group).
             subs[UNSUB_HTML] = url_html
+        if self.action_url:
+            subs[ACTION_TEXT] = self.action_url
+            action_html = html_value(self.action_url)
+            if action_html is not self.action_url:
+                subs[ACTION_HTML] = action_html
         return subs
 
 

@@ -308,6 +308,7 @@ def build_context(
     year: int,
     subscriber: SubscriberView,
     unsubscribe_url: str,
+    action_url: str = "",
 ) -> dict[str, Any]:
     """Every variable a template gets; the README documents each one."""
     number = anniversary_number(campaign.event_date, year)
@@ -336,6 +337,9 @@ def build_context(
             "send_local": stage_moment(campaign, stage, year, subscriber.timezone).astimezone(zone),
         },
         "unsubscribe_url": unsubscribe_url,
+        # The statement-for-the-record page, signed for this subscriber and campaign
+        # year; empty when the campaign has no action (README: The statement for the record).
+        "action_url": action_url,
         # Links to the invitation the message carries, for clients that hide attachments;
         # empty when the stage carries none (calendar = false).
         "calendar_url": calendar_url(config, campaign, year, language) if invite else "",

@@ -15,7 +15,17 @@ from __future__ import annotations
 
 import json.encoder
 
-from scheduler.content.groups import NAME_HTML, NAME_TEXT, UNSUB_HTML, UNSUB_TEXT, Recipient, html_value, safe_name
+from scheduler.content.groups import (
+    ACTION_HTML,
+    ACTION_TEXT,
+    NAME_HTML,
+    NAME_TEXT,
+    UNSUB_HTML,
+    UNSUB_TEXT,
+    Recipient,
+    html_value,
+    safe_name,
+)
 from scheduler.core.values import DISPLAY_NAME_LIMIT, header_safe
 
 #: documented in SendGrid's v3 Mail Send reference; the schema does not enforce it
@@ -24,6 +34,7 @@ MAX_PERSONAL_BYTES = 10_000  # substitutions + custom_args, per personalization
 # The JSON of the placeholder keys, and of each personalization's constant parts.
 _json_str = json.encoder.encode_basestring_ascii  # json's own (C) string encoder
 _NAME_T, _NAME_H, _UNSUB_T, _UNSUB_H = (_json_str(t) for t in (NAME_TEXT, NAME_HTML, UNSUB_TEXT, UNSUB_HTML))
+_ACTION_T, _ACTION_H = _json_str(ACTION_TEXT), _json_str(ACTION_HTML)
 _ONE_CLICK = _json_str("List-Unsubscribe=One-Click")
 
 
@@ -68,8 +79,17 @@ def personalization(r: Recipient, tail: str, personal: bool, is_test: bool, subj
     subs = (
         f"{{{_NAME_T}:{q_name},{_NAME_H}:{q_name if name_html is name else _json_str(name_html)},{_UNSUB_T}:{q_url}"
         # Only an escaped link needs its own placeholder in the HTML part (groups.render_group).
-        + (f",{_UNSUB_H}:{_json_str(url_html)}}}" if url_html is not url else "}")
+        + (f",{_UNSUB_H}:{_json_str(url_html)}" if url_html is not url else "")
+        + (_action_subs(r.action_url) if r.action_url else "")
+        + "}"
     )
     if len(subs) + len(custom) > MAX_PERSONAL_BYTES:
         return None
     return f'{out},"substitutions":{subs}}}'
+
+
+def _action_subs(url: str) -> str:
+    """The statement-for-the-record link's substitutions (README: The statement for the
+    record); its HTML placeholder only when escaping changes it, as for the link above."""
+    url_html = html_value(url)
+    return f",{_ACTION_T}:{_json_str(url)}" + (f",{_ACTION_H}:{_json_str(url_html)}" if url_html is not url else "")
