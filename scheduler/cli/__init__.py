@@ -73,6 +73,9 @@ def _register() -> None:
     from scheduler.cli.web import serve
 
     cli.add_command(serve)
+    from scheduler.cli.studio import studio
+
+    cli.add_command(studio)
     for command in send.COMMANDS + status.COMMANDS + service.COMMANDS:
         cli.add_command(command)
 

@@ -197,12 +197,27 @@ class _Wrong:
         return f"{self.part}: {what} wrong in {years} (write {self.replacement})"
 
 
-def check_campaign(config: Config, campaign: CampaignConfig, first_year: int) -> Iterator[Problem]:
+def check_campaign(
+    config: Config,
+    campaign: CampaignConfig,
+    first_year: int,
+    *,
+    last_year: int | None = None,
+    only: tuple[str, str] | None = None,
+    failed: set[int] | None = None,
+) -> Iterator[Problem]:
+    """Every problem and warning of ``campaign`` from ``first_year`` (the studio narrows
+    it to years up to ``last_year``, and to one (stage, language) with ``only``, and
+    reads the years with a problem in ``failed``)."""
     years = check_years(campaign.event_date, first_year)
+    if last_year is not None:
+        years = range(years.start, min(years.stop, last_year + 1))
+    failed = set() if failed is None else failed
     templates = TemplateSet(config, campaign)
     # Links and devices are refused when a template is loaded; report them all, used
     # or not, before one is (README: Templates).
     for path, what in unsafe_paths(templates.roots):
+        failed.update(years)
         yield Problem(path, what)
     sources = _Sources(templates)
     wrong: dict[tuple[str, str, str, str], _Wrong] = {}
@@ -211,23 +226,26 @@ def check_campaign(config: Config, campaign: CampaignConfig, first_year: int) ->
     warnings: list[Problem] = []
     for stage in campaign.stage:
         for language in campaign.languages:
+            if only is not None and only != (stage.id, language):
+                continue
             missing = templates.missing(language, stage.id)
             for absent in missing:
                 fallback = "" if language == campaign.languages[0] else f"; {campaign.languages[0]!r} is sent instead"
                 yield Problem(str(absent), f"missing ({campaign.id}/{stage.id}/{language}){fallback}")
-            if missing:
-                continue
             # Parse every part first, so a syntax error is reported once with file:line.
             broken = False
-            for part in PARTS:
+            for part in PARTS if not missing else ():
                 try:
                     templates.get(language, stage.id, part)
                 except TemplateProblem as exc:
                     broken = True
                     yield Problem(str(exc).split(": ", 1)[0], str(exc).split(": ", 1)[1])
-            if broken or _uses(sources, limited, language, stage.id):
+            if missing or broken or _uses(sources, limited, language, stage.id):
+                failed.update(years)
                 continue
-            for p in _check_renders(config, campaign, templates, sources, stage.id, language, years, wrong, limited):
+            for p in _check_renders(
+                config, campaign, templates, sources, stage.id, language, years, wrong, limited, failed
+            ):
                 if p.warning:
                     warnings.append(p)
                 else:
@@ -250,6 +268,7 @@ def _check_renders(
     years: range,
     wrong: dict[tuple[str, str, str, str], _Wrong],
     limited: set[str],
+    failed: set[int],
 ) -> Iterator[Problem]:
     stage = campaign.get_stage(stage_id)
     seen: set[str] = set()
@@ -262,6 +281,7 @@ def _check_renders(
             try:
                 out = templates.render(stage_id, build_context(config, campaign, stage, year, view, url))
             except TemplateProblem as exc:
+                failed.add(year)
                 msg = str(exc)
                 if msg not in seen:
                     seen.add(msg)
@@ -270,6 +290,7 @@ def _check_renders(
                     # Over a limit once is over it every year: one problem, and no more
                     # seconds spent on renders that end the same way.
                     limited.add(exc.file)
+                    failed.update(y for y in years if y > year)
                     return
                 continue
             plain_html = _strip_tags(out.html)
@@ -287,27 +308,27 @@ def _check_renders(
                 if f"warning {where} {w.kind}" not in seen:
                     seen.add(f"warning {where} {w.kind}")
                     yield Problem(where, w.message, warning=True)
+            footer_problems: list[tuple[str, str]] = []
             for part, text in (("txt", out.text), ("html", plain_html)):
                 footer = sources.layout(template_name(language, stage_id, part))
                 if url not in text and not (part == "html" and f'href="{html.escape(url)}"' in out.html):
-                    yield from _once(seen, footer, f"{part} part has no unsubscribe link ({{{{ unsubscribe_url }}}})")
+                    footer_problems.append((footer, f"{part} part has no unsubscribe link ({{{{ unsubscribe_url }}}})"))
                 if " ".join(config.sender.postal_address.split()) not in " ".join(text.split()):
-                    yield from _once(
-                        seen, footer, f"{part} part has no postal address ({{{{ sender.postal_address }}}})"
+                    footer_problems.append(
+                        (footer, f"{part} part has no postal address ({{{{ sender.postal_address }}}})")
                     )
             if f'href="{html.escape(url)}"' not in out.html:
                 footer = sources.layout(template_name(language, stage_id, "html"))
-                yield from _once(seen, footer, "html part has no <a href> to the unsubscribe link")
+                footer_problems.append((footer, "html part has no <a href> to the unsubscribe link"))
+            for where, message in footer_problems:
+                failed.add(year)
+                yield from _once(seen, where, message)
             for part, text in (("subject", out.subject), ("txt", out.text), ("html", plain_html)):
-                _collect(
-                    sources,
-                    template_name(language, stage_id, part),
-                    part,
-                    year,
-                    # A URL is not prose: "%208.005-ci" in a calendar link is no number.
-                    hand_written_numbers(URL.sub(" ", text), language, expected),
-                    wrong,
-                )
+                # A URL is not prose: "%208.005-ci" in a calendar link is no number.
+                findings = hand_written_numbers(URL.sub(" ", text), language, expected)
+                if findings:
+                    failed.add(year)
+                _collect(sources, template_name(language, stage_id, part), part, year, findings, wrong)
 
 
 def _uses(sources: _Sources, files: set[str], language: str, stage_id: str) -> bool:
