@@ -8,6 +8,7 @@ import asyncio
 import email
 import email.policy
 import re
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -252,3 +253,50 @@ def test_a_save_is_pushed_as_a_server_sent_event(tmp_path: Path) -> None:
     assert hello == "retry: 1000\nevent: hello\ndata: 0\n\n"
     assert first.startswith("event: change\ndata: ") and second.startswith("event: change\ndata: ")
     assert int(second.split("data: ")[1]) > int(first.split("data: ")[1])
+
+
+def test_studio_command_prints_its_url_and_serves(project: Project) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scheduler", "studio", "--config", str(project.config), "--bind", f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == f"studio: http://127.0.0.1:{port}/ (Ctrl-C to stop)\n"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/?year=2040", timeout=60) as answer:
+            assert answer.status == 200
+            assert 'class="ordinal">50th<' in answer.read().decode("utf-8")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+
+
+def test_studio_command_refuses_a_bad_bind_and_a_busy_port_in_one_line(run) -> None:
+    bad = run("studio", "--bind", "nope")
+    assert (bad.exit_code, bad.stdout, bad.stderr) == (
+        2,
+        "",
+        "Error: --bind must be HOST:PORT, like 127.0.0.1:8080 (got 'nope')\n",
+    )
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        taken = run("studio", "--bind", f"127.0.0.1:{port}")
+    assert (taken.exit_code, taken.stdout, taken.stderr) == (
+        2,
+        "",
+        f"Error: --bind 127.0.0.1:{port}: cannot listen there (Address already in use)\n",
+    )
