@@ -26,6 +26,7 @@ from scheduler.content.check import check_years, run_check
 from scheduler.core.outcomes import State
 from scheduler.core.values import normalize_email
 from scheduler.errors import TransportError, UsageError
+from scheduler.lifecycle.action import subscriber_regions
 from scheduler.subscribers import import_csv
 
 
@@ -43,7 +44,7 @@ def check(year: int | None, config_path: Path | None) -> None:
     """
     config = get_config(config_path)
     first = year or utcnow().year
-    found = run_check(config, first, warnings=True)
+    found = run_check(config, first, warnings=True, regions=subscriber_regions(config))
     problems = [p for p in found if not p.warning]
     for p in found:
         click.echo(str(p))

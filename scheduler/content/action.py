@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from scheduler.config import CampaignConfig, Config, StageConfig
 from scheduler.content.message import Rendered
-from scheduler.content.templates import SubscriberView, TemplateSet, build_context
+from scheduler.content.templates import SubscriberView, TemplateSet, _where, build_context
 from scheduler.core.dates import event_date_in
 from scheduler.core.values import one_line
 from scheduler.errors import TemplateProblem
@@ -104,7 +104,8 @@ class LetterTemplates:
             except TemplateProblem:
                 raise
             except Exception as exc:
-                where = template.filename or str(self.set.path_of(lang, ACTION, part))
+                # file:line of the template frame, as the messages' problems say it
+                where = _where(exc, exc.__traceback__, template.filename or str(self.set.path_of(lang, ACTION, part)))
                 raise TemplateProblem(f"{where}: {one_line(str(exc))[:300] or type(exc).__name__}") from None
         text = out["txt"].strip("\n")
         if not text.strip():

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -23,6 +23,7 @@ import jinja2
 from jinja2 import meta, nodes
 
 from scheduler.config import CampaignConfig, Config
+from scheduler.content.check_action import check_action
 from scheduler.content.check_warnings import NUMBERS_DIFFER, URL, message_warnings
 from scheduler.content.handwritten import Finding, hand_written_numbers
 from scheduler.content.links import Links, Signer
@@ -371,15 +372,22 @@ def _once(seen: set[str], where: str, message: str) -> Iterator[Problem]:
         yield Problem(where, message)
 
 
-def run_check(config: Config, first_year: int, *, warnings: bool = False) -> list[Problem]:
+def run_check(
+    config: Config, first_year: int, *, warnings: bool = False, regions: Mapping[str, int] | None = None
+) -> list[Problem]:
     """Every problem of every campaign, each once, and with ``warnings`` every warning
     after them. Raises UsageError for a first year outside the years that have an
-    anniversary, before rendering anything."""
+    anniversary, before rendering anything. ``regions`` (subscribers by region, when
+    the database is at hand) lets the action's check name regions without a target."""
     for campaign in config.campaign:
         check_years(campaign.event_date, first_year)
     problems: dict[str, Problem] = {}
     for campaign in config.campaign:
         for p in check_campaign(config, campaign, first_year):
+            problems.setdefault(str(p), p)
+        years = check_years(campaign.event_date, first_year)
+        for where, what, warning in check_action(config, campaign, years, regions):
+            p = Problem(where, what, warning)
             problems.setdefault(str(p), p)
     found = list(problems.values())
     errors = [p for p in found if not p.warning]

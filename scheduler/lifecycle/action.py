@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from scheduler.config import CampaignConfig
+from scheduler.config import CampaignConfig, Config
 from scheduler.config.action import LETTER_MAX
 from scheduler.content.action import LetterTemplates, link_expires
 from scheduler.content.targets import Target, Targets, read_targets
@@ -25,6 +25,8 @@ from scheduler.delivery.letters import Drained, LetterSender
 from scheduler.errors import SchedulerError, UsageError
 from scheduler.lifecycle.inputs import NAME_MAX, InvalidInput, UnknownSubscriber, one_line_field, region_field
 from scheduler.lifecycle.subscriptions import Lifecycle
+from scheduler.store import Store
+from scheduler.store.base import sqlite_path
 
 log = logging.getLogger(__name__)
 
@@ -226,3 +228,22 @@ class Actions:
         except SchedulerError as exc:
             log.error("letters stay queued: %s", " ".join(str(exc).split()))
             return Drained()
+
+
+def subscriber_regions(config: Config) -> dict[str, int] | None:
+    """Active subscribers by region, for ``check``'s warning about regions without a
+    target; None when no campaign has an action or there is no database yet (``check``
+    never makes one)."""
+    if not any(c.action for c in config.campaign):
+        return None
+    path = sqlite_path(config.database_url)
+    if path is not None and not path.exists():
+        return None
+    try:
+        store = Store(config.database_url)
+    except SchedulerError:
+        return None
+    try:
+        return store.subscriber_regions()
+    finally:
+        store.close()
