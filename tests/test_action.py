@@ -231,3 +231,16 @@ def test_letters_over_real_smtp_parse_back_with_the_right_headers(project: Proje
         assert msg["Bcc"] is None and msg["Cc"] is None
         assert "the 37th anniversary of Black January, January 20, 2027" in msg["Subject"]
         assert re.search(r"\nEve =\?utf-8\?q\?=0D=0ABcc:_x@evil.example\?=\n12 Main St", _text(msg))
+
+
+def test_status_counts_the_years_letters(world: World, run) -> None:  # type: ignore[no-untyped-def]
+    for i in range(3):
+        world.submit(world.token(subscriber(world.lc, f"w{i}@example.com")))
+    result = run("status", "--year", "2027")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[-1] == (
+        "black-january 2027 letters: 3 written; to targets: 6 sent, 0 queued, 0 sending, 0 failed"
+    )
+    assert run("status", "--year", "2028").stdout.splitlines()[-1] == (
+        "black-january 2028 letters: 0 written; to targets: 0 sent, 0 queued, 0 sending, 0 failed"
+    )

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from scheduler.cli.common import config_option, get_config, open_store, parse_now, utcnow
+from scheduler.delivery.letters import letter_lines
 from scheduler.delivery.report import plan_lines, status_lines
 
 
@@ -22,7 +23,10 @@ def status(year: int | None, config_path: Path | None) -> None:
         anniversary status --year 2027
     """
     config = get_config(config_path)
-    for line in status_lines(config, open_store(config), utcnow(), year):
+    store = open_store(config)
+    for line in status_lines(config, store, utcnow(), year):
+        click.echo(line)
+    for line in letter_lines(config, store, utcnow(), year):
         click.echo(line)
 
 
