@@ -235,3 +235,33 @@ def test_the_web_app_serves_the_invitation_the_message_links_to(project: Project
         assert _event(_parse(plain.text))["SUMMARY"] == "Black January: a minute of silence"  # type: ignore[index]
     for path in ("calendar/no-such/2027.ics", "calendar/black-january/1989.ics", "calendar/black-january/x.ics"):
         assert web.client.get(f"{web.base}/{path}").status_code == 404, path
+
+
+def test_every_smtp_message_carries_the_invitation_in_its_language(tmp_path: Path) -> None:
+    from smtp_server import Handler, start
+
+    from scheduler.transports.smtp import SmtpTransport
+
+    handler = Handler()
+    controller = start(handler)
+    try:
+        cfg = make_config(
+            tmp_path,
+            f'batch_size = 10\n[transport.smtp]\nhost = "127.0.0.1"\nport = {controller.port}\nsecurity = "none"\n',
+            kind="smtp",
+        )
+        store = make_store(cfg, 12)
+        with SmtpTransport(cfg.transport.smtp) as transport:
+            result = Delivery(cfg, store, signer(), transport=transport).send_stage(
+                "black-january", "day-of", 2027, NOW
+            )
+    finally:
+        controller.stop()
+    assert result.counts == {"sent": 12}
+    assert len(handler.received) == 12
+    for msg in handler.received:
+        (part,) = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
+        language = msg["Content-Language"]
+        text = part.get_payload(decode=True).decode("utf-8")  # type: ignore[union-attr]
+        assert text == invitation(cfg, cfg.campaign[0], 2027, language).to_ical()
+        assert part.get_param("method") == "PUBLISH"
