@@ -141,12 +141,11 @@ def apply_lists(store: Store, keyring: Keyring, lists: dict[str, list[Suppressed
     # What is left names nobody on the list: their keyed hashes, where not there yet.
     hashes = {keyring.email_hashes(key)[0]: key for key in wanted}
     known = store.suppressed(hashes)
-    for email_hash, key in hashes.items():
-        if email_hash not in known:
-            status, reason = wanted[key]
-            # An address added since the subscribers were read is suppressed as one.
-            store.suppress_address(key, status, reason, keyring.email_hashes(key), now)
-            report.hashes += 1
+    new = [(email_hash, wanted[key][1]) for email_hash, key in hashes.items() if email_hash not in known]
+    # One transaction for all of them (a first sync can bring tens of thousands).
+    store.add_hashes(new, "sendgrid sync", now)
+    report.hashes += len(new)
+    # An address added to the list while it was being read is caught by the next sync.
     return report
 
 

@@ -156,6 +156,17 @@ class LifecycleQueries(StoreBase):
         stmt = self._insert(SUPPRESSION).values(email_hash=email_hash, reason=reason, source=source, created_at=now)
         conn.execute(stmt.on_conflict_do_nothing(index_elements=["email_hash"]))
 
+    def add_hashes(self, rows: Sequence[tuple[str, str]], source: str, now: datetime) -> None:
+        """Put many (hash, reason) pairs on the suppression list in one transaction
+        (a provider's lists, synced); those already there stay as they are."""
+        if not rows:
+            return
+        stmt = self._insert(SUPPRESSION).on_conflict_do_nothing(index_elements=["email_hash"])
+        values = [{"email_hash": h, "reason": r, "source": source, "created_at": now} for h, r in rows]
+        with self._write() as conn:
+            for start in range(0, len(values), 5000):
+                conn.execute(stmt, values[start : start + 5000])
+
     def suppressed(self, hashes: Iterable[str]) -> set[str]:
         """Which of these hashes are on the suppression list."""
         wanted = list(hashes)
