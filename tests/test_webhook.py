@@ -237,6 +237,31 @@ def test_the_same_event_twice_in_one_body_counts_once(web: Web) -> None:
     assert apply(web.store, keyring, [event], NOW) == Applied(repeated=1)
 
 
+def test_a_batch_that_fails_half_way_is_applied_whole_when_retried(web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
+    events = [
+        {"event": "bounce", "email": f"person{n}@example.com", "sg_event_id": f"b-{n}", "status": "5.1.1"}
+        for n in range(3)
+    ]
+    keyring = Keyring.from_config(web.config)
+    real = web.store.opt_out
+    calls: list[int] = []
+
+    def fails_on_the_second(sid: int, *args: Any) -> Any:
+        calls.append(sid)
+        if len(calls) == 2:
+            raise OSError("disk went away")
+        return real(sid, *args)
+
+    monkeypatch.setattr(web.store, "opt_out", fails_on_the_second)
+    with pytest.raises(OSError):
+        apply(web.store, keyring, events, NOW)
+    monkeypatch.setattr(web.store, "opt_out", real)
+    # Nothing was recorded as applied, so SendGrid's retry applies every event.
+    assert apply(web.store, keyring, events, NOW) == Applied(suppressed=3)
+    assert [web.status(f"person{n}@example.com")[0] for n in range(3)] == ["bounced"] * 3
+    assert apply(web.store, keyring, events, NOW) == Applied(repeated=3)
+
+
 # -- each event on a real database ------------------------------------------------------
 
 

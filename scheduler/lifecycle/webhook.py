@@ -158,7 +158,10 @@ def apply(
     another unsubscribe group (another sender on the same account) changes nothing."""
     done = Applied()
     ids = [e["sg_event_id"] for e in events if isinstance(e, dict) and _text(e.get("sg_event_id"))]
-    fresh = store.new_events(ids, now, now - REMEMBER_EVENTS) if ids else set()
+    # Looked up first, recorded only after they are applied: a batch that fails half-way
+    # is applied again whole when SendGrid retries it, which changes nothing twice
+    # (suppressing and delivery updates are idempotent), instead of being skipped.
+    fresh = set(ids) - store.known_events(ids) if ids else set()
     seen_here: set[str] = set()
     for event in events:
         if not isinstance(event, dict) or not _text(event.get("event")) or not _text(event.get("email")):
@@ -175,6 +178,8 @@ def apply(
             done.ignored += 1
             continue
         _one(store, keyring, event, now, done)
+    if seen_here:
+        store.new_events(sorted(seen_here), now, now - REMEMBER_EVENTS)
     return done
 
 

@@ -279,6 +279,18 @@ class LifecycleQueries(StoreBase):
                     fresh.add(event_id)
         return fresh
 
+    def known_events(self, event_ids: Sequence[str]) -> set[str]:
+        """Which of these provider event ids were applied before."""
+        wanted = list(dict.fromkeys(event_ids))
+        found: set[str] = set()
+        with self._read() as conn:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                found.update(
+                    conn.execute(select(WEBHOOK_EVENT.c.event_id).where(WEBHOOK_EVENT.c.event_id.in_(chunk))).scalars()
+                )
+        return found
+
     def set_delivery(
         self, campaign: str, year: int, stage: str, subscriber_id: int, delivery: str, at: datetime
     ) -> bool:
