@@ -49,6 +49,7 @@ from scheduler.content.links import Signer, signer_for
 from scheduler.core import planning as planner
 from scheduler.core.values import one_line
 from scheduler.delivery import headsup
+from scheduler.delivery.letters import LetterSender
 from scheduler.delivery.runs import Delivery, RunCounts
 from scheduler.errors import ConfigError, SchedulerError
 from scheduler.service.loop import DaemonScheduler, Flags
@@ -240,6 +241,10 @@ class Daemon:
             purged = self.store.purge_pending(now - timedelta(days=self.config.web.purge_pending_days))
             if purged:
                 log.info("deleted %d sign-up(s) never confirmed", purged)
+            # Letters a target's hourly limit held back go out here, in order (README:
+            # The statement for the record); the minute's safety tick drains the queue.
+            if any(c.action for c in self.config.campaign):
+                LetterSender(self.config, self.store, self.delivery.composer.links.signer).drain(now)
             self.notifier.status(f"{self.next_text(now)}; last run: {self.last_summary}")
         except (SchedulerError, SQLAlchemyError, OSError) as exc:
             # One line, and keep running: the next wake retries (a locked database, an
