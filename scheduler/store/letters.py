@@ -287,3 +287,16 @@ class LetterQueries(StoreBase):
                 .values(name="", address="", text="", subject="")
             )
             return int(done.rowcount)
+
+    def set_regions(self, regions: dict[str, str], now: datetime) -> int:
+        """Set the region of the subscribers named by lower-cased address (an import's
+        ``region`` column); forgotten ones are left alone."""
+        with self._write() as conn:
+            done = 0
+            for key, region in regions.items():
+                done += conn.execute(
+                    update(SUBSCRIBER)
+                    .where(and_(SUBSCRIBER.c.email_key == key, SUBSCRIBER.c.status != "forgotten"))
+                    .values(region=region, updated_at=now)
+                ).rowcount
+            return done

@@ -17,6 +17,7 @@ from scheduler.core.values import normalize_email
 from scheduler.errors import UsageError
 from scheduler.store import Store
 from scheduler.subscribers.csvfile import ImportReport, escape_cell, read_rows, validate_row
+from scheduler.subscribers.regions import has_region_column, import_regions
 
 EXPORT_COLUMNS = ("email", "name", "language", "timezone", "status", "consent_at", "consent_source")
 
@@ -80,6 +81,9 @@ def import_csv(
             on_progress(taken, report.position, report.size)
     if on_progress is not None:
         on_progress(taken, report.size, report.size)
+    if has_region_column(path):
+        # README: The statement for the record; a pass of its own, off the fast path.
+        report.errors.extend(import_regions(path, store, now))
     return Imported(report, counts)
 
 
