@@ -244,3 +244,21 @@ def test_status_counts_the_years_letters(world: World, run) -> None:  # type: ig
     assert run("status", "--year", "2028").stdout.splitlines()[-1] == (
         "black-january 2028 letters: 0 written; to targets: 0 sent, 0 queued, 0 sending, 0 failed"
     )
+
+
+def test_show_lists_the_letters_and_forget_erases_their_words_keeping_the_count(world: World) -> None:
+    import json
+
+    from scheduler.lifecycle import privacy
+
+    sid = subscriber(world.lc, "leyla@example.com")
+    world.submit(world.token(sid))
+    shown = json.loads(privacy.show(world.lc.store, "leyla@example.com") or "{}")
+    (letter,) = shown["letters"]
+    assert (letter["name"], letter["address"], letter["region"]) == ("Leyla Aliyeva", ADDRESS, "US-TX")
+    assert [d["target_email"] for d in letter["deliveries"]] == [*TX, ""]  # the copy: their own address
+    assert privacy.forget(world.lc.config, world.lc.store, "leyla@example.com", NOW)
+    (row,) = world.lc.store.letters_of(sid)
+    assert (row["name"], row["address"], row["text"], row["subject"]) == ("", "", "", "")
+    assert [d["target_email"] for d in row["deliveries"]] == [*TX, ""]
+    assert world.lc.store.letters_count(CAMPAIGN, 2027) == 1

@@ -35,7 +35,19 @@ def show(store: Store, email: str) -> str | None:
         return None
     profile = {k: _plain(v) for k, v in found["profile"].items()}
     ledger = [{k: _plain(v) for k, v in row.items()} for row in found["ledger"]]
-    return json.dumps({"profile": profile, "ledger": ledger}, ensure_ascii=False, indent=2)
+    out: dict[str, Any] = {"profile": profile, "ledger": ledger}
+    # The statements for the record they sent, when there are any (README: The
+    # statement for the record): their name, postal address and words.
+    letters = store.letters_of(int(found["profile"]["id"]))
+    if letters:
+        out["letters"] = [
+            {
+                k: [{a: _plain(b) for a, b in d.items()} for d in v] if k == "deliveries" else _plain(v)
+                for k, v in x.items()
+            }
+            for x in letters
+        ]
+    return json.dumps(out, ensure_ascii=False, indent=2)
 
 
 def forget(config: Config, store: Store, email: str, now: datetime) -> bool:
@@ -43,6 +55,10 @@ def forget(config: Config, store: Store, email: str, now: datetime) -> bool:
     of the address keeps a later import from adding them again."""
     key = _key(email)
     keyring = Keyring.from_config(config)
+    found = store.person(key)
+    if found is not None:
+        # Their letters' name, address and words go too; the counts stay true.
+        store.forget_letters(int(found["profile"]["id"]))
     return store.forget(key, keyring.email_hashes(key)[0], now)
 
 

@@ -300,3 +300,21 @@ class LetterQueries(StoreBase):
                     .values(region=region, updated_at=now)
                 ).rowcount
             return done
+
+    def letters_of(self, subscriber_id: int) -> list[dict[str, Any]]:
+        """Every letter a subscriber sent, with its deliveries (a subject access request)."""
+        with self._read() as conn:
+            letters = [
+                dict(r._mapping)
+                for r in conn.execute(
+                    select(LETTER).where(LETTER.c.subscriber_id == subscriber_id).order_by(LETTER.c.id)
+                )
+            ]
+            for letter in letters:
+                letter["deliveries"] = [
+                    {k: v for k, v in d._mapping.items() if k in ("target_email", "target_name", "state", "sent_at")}
+                    for d in conn.execute(
+                        select(DELIVERY).where(DELIVERY.c.letter_id == letter["id"]).order_by(DELIVERY.c.id)
+                    )
+                ]
+        return letters
