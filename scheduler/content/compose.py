@@ -194,14 +194,15 @@ class Composer:
                 Recipient(None, p.email, safe_name(p.name), base + token(0), None, True, action_url=act) for p in people
             ]
         elif campaign.action is not None:
+            # Outside a test send every person is a subscriber: the ids are never None.
             action = functools.partial(self.action_url, campaign, year)
             recipients = [
-                _recipient((0, email, safe_name(name), base + token(sid), None, True, sid, action(sid)))
+                _recipient((0, email, safe_name(name), base + token(sid), None, True, sid, action(sid)))  # type: ignore[arg-type]
                 for sid, email, name, _, _ in people
             ]
         else:
             recipients = [
-                _recipient((0, email, safe_name(name), base + token(sid), None, True, sid, ""))
+                _recipient((0, email, safe_name(name), base + token(sid), None, True, sid, ""))  # type: ignore[arg-type]
                 for sid, email, name, _, _ in people
             ]
         return Composed([Batch(envelope, recipients, personal=True)], [])
