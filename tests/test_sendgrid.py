@@ -402,8 +402,9 @@ def test_claimed_and_unanswered_batches_never_exceed_concurrency(tmp_path: Path,
 
 def test_a_bug_while_building_a_request_gives_its_claim_back(tmp_path: Path, sink: Sink) -> None:
     """An unexpected error between a batch's claim and its handover must not leave the
-    batch `unknown`: nothing of it went out, so a corrected run sends it."""
-    cfg, store, _, clock = world(tmp_path, sink.url, 60, transport="batch_size = 5")
+    batch `unknown`: nothing of it went out, so a corrected run sends it. One batch at a time (SendGrid's
+    default concurrency is 2), so the batches sent before it are exactly two."""
+    cfg, store, _, clock = world(tmp_path, sink.url, 60, transport="batch_size = 5\nconcurrency = 1")
     calls: list[int] = []
 
     class Buggy(SendgridTransport):

@@ -9,7 +9,7 @@ import os
 import re
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 from sqlalchemy.engine import make_url
@@ -99,16 +99,62 @@ def _address(value: str) -> str:
         raise ValueError(f"must be an email address (got {value!r}: {str(exc).split(': ', 1)[-1]})") from None
 
 
+#: (batch size, concurrency) per transport kind where config.toml sets neither (README:
+#: Transports; measured in BENCHMARKS.md, "Defaults that fit the transport"). SendGrid
+#: takes 1,000 personalizations a request, and with 2 the next batch is claimed while a
+#: request waits. The outbox and SMTP send one message at a time and were as fast with
+#: 1 as with 2, 4 or 8 (building each message bounds them), so they keep 1 and 100:
+#: after a crash at most 100 entries read ``unknown``.
+TRANSPORT_DEFAULTS: dict[str, tuple[int, int]] = {"sendgrid": (1000, 2), "outbox": (100, 1), "smtp": (100, 1)}
+_FALLBACK_BATCHING = (100, 1)
+_TRANSPORT_NAMES = {"sendgrid": "SendGrid", "outbox": "the outbox", "smtp": "SMTP"}
+
+
+class Batching(NamedTuple):
+    batch_size: int
+    concurrency: int
+    #: whether config.toml set each, rather than the transport's default
+    batch_size_set: bool
+    concurrency_set: bool
+    #: the transport, as a sentence names it ("SendGrid")
+    transport: str
+
+    def describe(self) -> str:
+        """One line for ``status`` and the log: the values in force and where each came from."""
+        if self.batch_size_set and self.concurrency_set:
+            source = "from config.toml"
+        elif not self.batch_size_set and not self.concurrency_set:
+            source = f"{self.transport}'s defaults"
+        else:
+            own, other = ("batch size", "concurrency") if self.batch_size_set else ("concurrency", "batch size")
+            source = f"{own} from config.toml, {other} {self.transport}'s default"
+        return f"Batching: {self.batch_size} per request, concurrency {self.concurrency} ({source})"
+
+
 class _TransportBase(_Strict):
     kind: str = "outbox"
     outbox_dir: Path = Path("outbox")
     #: messages per second across the run; 0 means unlimited
     rate_per_second: Annotated[float, Field(ge=0)] = 0
-    concurrency: Annotated[int, Field(ge=1, le=64)] = 1
-    batch_size: Annotated[int, Field(ge=1, le=1000)] = 100
+    #: None: the transport's own default (TRANSPORT_DEFAULTS), resolved by ``batching``
+    concurrency: Annotated[int, Field(ge=1, le=64)] | None = None
+    batch_size: Annotated[int, Field(ge=1, le=1000)] | None = None
     #: subscribers read ahead per database round trip, then grouped by content into
     #: requests of batch_size; each batch is claimed only just before it goes out
     claim_size: Annotated[int, Field(ge=1, le=100_000)] = 5000
+
+    @property
+    def batching(self) -> Batching:
+        """The batch size and concurrency a send uses: config.toml's where it sets them,
+        else the transport's defaults (README: Transports). The one place they are resolved."""
+        batch, concurrency = TRANSPORT_DEFAULTS.get(self.kind, _FALLBACK_BATCHING)
+        return Batching(
+            self.batch_size if self.batch_size is not None else batch,
+            self.concurrency if self.concurrency is not None else concurrency,
+            self.batch_size is not None,
+            self.concurrency is not None,
+            _TRANSPORT_NAMES.get(self.kind, self.kind),
+        )
 
     @field_validator("kind")
     @classmethod

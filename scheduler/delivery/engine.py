@@ -80,9 +80,11 @@ class StageSend:
         self.campaign, self.stage, self.year, self.now = campaign, stage, year, now
         self.zones, self.run_id, self.result = zones, run_id, result
         tc = delivery.config.transport
-        self.batch_size = max(1, min(tc.batch_size, transport.max_batch))
+        batching = tc.batching  # config.toml's values, else the transport's defaults
+        log.info("%s", batching.describe())
+        self.batch_size = max(1, min(batching.batch_size, transport.max_batch))
         self.claim_size = max(tc.claim_size, self.batch_size)
-        self.concurrency = tc.concurrency
+        self.concurrency = batching.concurrency
         self.waiting: dict[GroupKey, list[Candidate]] = {}
         self.n_waiting = 0
         self.inflight: deque[tuple[Future[list[Result]], Batch]] = deque()
