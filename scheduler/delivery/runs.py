@@ -257,7 +257,12 @@ class Delivery:
         out: list[RunCounts] = []
         for campaign in self.config.campaign:
             the_plan = planning.plan(campaign, zones, now)
+            # Per stage, one grouped read says which zones have anyone waiting; a zone
+            # with nobody is not touched (BENCHMARKS.md, status, count and run-due).
+            waiting_in = _UnsentByZone(self.store, campaign.id)
             for slot in the_plan.late:
+                if not waiting_in(slot.year, slot.stage).get(slot.zone):
+                    continue
                 skipped = self._skip_late(campaign, slot, run_id, now)
                 if skipped is not None:
                     out.append(skipped)
@@ -268,7 +273,8 @@ class Delivery:
                 if self.should_stop():
                     break
                 # Only zones with someone waiting: a zone already sent is not named again.
-                waiting = [z for z in stage_zones if self.store.count_unsent(campaign.id, year, stage_id, [z])]
+                unsent = self.store.unsent_by_zone(campaign.id, year, stage_id)
+                waiting = [z for z in stage_zones if unsent.get(z)]
                 if waiting:
                     out.append(self.send_stage(campaign.id, stage_id, year, now, zones=waiting, run_id=run_id))
         return out
@@ -280,10 +286,12 @@ class Delivery:
         out: list[DueLine] = []
         for campaign in self.config.campaign:
             the_plan = planning.plan(campaign, zones, now)
+            waiting_in = _UnsentByZone(self.store, campaign.id)
             for slot, action in [(s, "skip") for s in the_plan.late] + [(s, "send") for s in the_plan.due]:
-                n = self.store.count_unsent(
-                    campaign.id, slot.year, slot.stage, [slot.zone], slot.cutoff if action == "skip" else None
-                )
+                n = waiting_in(slot.year, slot.stage).get(slot.zone, 0)
+                if n and action == "skip":
+                    # Only those who had consented by the cutoff are skipped.
+                    n = self.store.count_unsent(campaign.id, slot.year, slot.stage, [slot.zone], slot.cutoff)
                 if n:
                     why = slot.why_late(now) if action == "skip" else f"due {slot.due:%Y-%m-%d %H:%M} UTC"
                     out.append(DueLine(action, slot, n, why))
@@ -375,3 +383,18 @@ class Delivery:
         rendered = batch.fill(batch.recipients[0])
         subject = batch.messages()[0].subject
         return TestSent(subject, rendered.language, transport.name, result)
+
+
+class _UnsentByZone:
+    """:meth:`Store.unsent_by_zone` of one campaign, read once per (year, stage) for a
+    pass over the plan. A zone's own skip or send changes only that zone's count, and
+    each zone is looked at once, so the first read stands for the pass."""
+
+    def __init__(self, store: Store, campaign: str) -> None:
+        self.store, self.campaign = store, campaign
+        self._seen: dict[tuple[int, str], dict[str, int]] = {}
+
+    def __call__(self, year: int, stage: str) -> dict[str, int]:
+        if (year, stage) not in self._seen:
+            self._seen[year, stage] = self.store.unsent_by_zone(self.campaign, year, stage)
+        return self._seen[year, stage]

@@ -4,9 +4,6 @@ key, inside ``BEGIN IMMEDIATE`` on SQLite."""
 
 from __future__ import annotations
 
-import functools
-import itertools
-import operator
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -22,6 +19,7 @@ from sqlalchemy import (
 
 from scheduler.core.outcomes import Result, State, Status
 from scheduler.store.base import LEDGER, SUBSCRIBER, Candidate, StoreBase
+from scheduler.store.driver import candidate_of, driver_sql, id_list, record_on
 
 
 class LedgerQueries(StoreBase):
@@ -90,7 +88,7 @@ class LedgerQueries(StoreBase):
         )
         with self._read() as conn:
             # The driver's plain tuples, not SQLAlchemy rows: one per subscriber.
-            return list(map(_candidate, conn.execute(query).cursor.fetchall()))
+            return list(map(candidate_of, conn.execute(query).cursor.fetchall()))
 
     def claim_ids(
         self,
@@ -117,7 +115,7 @@ class LedgerQueries(StoreBase):
         one commit per request instead of two."""
         if not subscriber_ids:
             return {}
-        ids = _id_list(subscriber_ids)
+        ids = id_list(subscriber_ids)
         insert = (
             "INSERT INTO ledger (campaign, year, stage, subscriber_id, state, reason, run_id, transport, updated_at)"
             f" SELECT ?, ?, ?, subscriber.id, ?, NULL, ?, ?, ? FROM subscriber WHERE subscriber.id IN ({ids})"
@@ -128,11 +126,11 @@ class LedgerQueries(StoreBase):
         )
         with self._write() as conn:
             stamp = self._stamp(conn, now)
-            _record_on(conn, answers, stamp)
+            record_on(conn, answers, stamp)
             params = (campaign, year, stage, State.UNKNOWN.value, claim_id, transport, stamp, Status.ACTIVE.value)
             # One path for SQLite and PostgreSQL: a group_concat read-back on SQLite
             # measured no faster (BENCHMARKS.md, "One claim path").
-            rows = _driver_sql(conn, insert + " RETURNING ledger.id, ledger.subscriber_id", params).fetchall()
+            rows = driver_sql(conn, insert + " RETURNING ledger.id, ledger.subscriber_id", params).fetchall()
             return {sid: eid for eid, sid in rows}
 
     def _insert_entries(
@@ -184,7 +182,7 @@ class LedgerQueries(StoreBase):
         """Write many answers in one transaction."""
         if results:
             with self._write() as conn:
-                _record_on(conn, results, self._stamp(conn, now))
+                record_on(conn, results, self._stamp(conn, now))
 
     @staticmethod
     def _stamp(conn: Any, now: datetime) -> Any:
@@ -247,6 +245,51 @@ class LedgerQueries(StoreBase):
                 ).scalar()
                 or 0
             )
+
+    def unsent_by_zone(self, campaign: str, year: int, stage: str) -> dict[str, int]:
+        """Active subscribers without an entry for this stage, per zone (every active
+        subscriber's zone named, 0 where nobody waits): exact, and in one read.
+
+        BENCHMARKS.md (status, count and run-due): the anti-join behind
+        :meth:`count_unsent` probes the ledger once per active subscriber, about half a
+        second for a million, and ``status``, ``plan`` and ``run-due`` asked it once per
+        zone. The two states a stage spends nearly all its time in are found from counts
+        that each use one index: with no entry nobody has been sent it, and where the
+        entries of active subscribers (all entries less those of the few who are not
+        active) number the active subscribers, nobody waits. Only a stage part sent
+        needs the anti-join, once, grouped by zone."""
+        active = Status.ACTIVE.value
+        others = [s.value for s in Status if s is not Status.ACTIVE]
+        stage_entry = and_(LEDGER.c.campaign == campaign, LEDGER.c.year == year, LEDGER.c.stage == stage)
+        with self._read() as conn:
+            zones = {
+                str(zone): int(n)
+                for zone, n in conn.execute(
+                    select(SUBSCRIBER.c.timezone, func.count())
+                    .where(SUBSCRIBER.c.status == active)
+                    .group_by(SUBSCRIBER.c.timezone)
+                )
+            }
+            total = sum(zones.values())
+            entries = int(conn.execute(select(func.count()).select_from(LEDGER).where(stage_entry)).scalar() or 0)
+            if not entries or not total:
+                return zones
+            not_active = int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(SUBSCRIBER)
+                    .where(SUBSCRIBER.c.status.in_(others), self._has_entry(campaign, year, stage))
+                ).scalar()
+                or 0
+            )
+            if entries - not_active >= total:
+                return dict.fromkeys(zones, 0)
+            waiting = conn.execute(
+                select(SUBSCRIBER.c.timezone, func.count())
+                .where(self._eligible(campaign, year, stage, None, None))
+                .group_by(SUBSCRIBER.c.timezone)
+            )
+            return {**dict.fromkeys(zones, 0), **{str(zone): int(n) for zone, n in waiting}}
 
     def iter_unsent(self, campaign: str, year: int, stage: str, chunk: int = 1000) -> Iterator[Candidate]:
         """What a send would claim, without claiming it (for --dry-run)."""
@@ -333,56 +376,3 @@ class LedgerQueries(StoreBase):
                 delete(LEDGER).where(and_(LEDGER.c.id.in_(list(entry_ids)), LEDGER.c.state == state.value))
             )
             return int(res.rowcount or 0)
-
-
-def _id_in(table: Any, ids: Iterable[int]) -> str:
-    """``table.id IN (1,2,3)``, the integers written into the statement."""
-    return f"{table.name}.id IN ({_id_list(ids)})"
-
-
-def _id_list(ids: Iterable[int]) -> str:
-    """Integers for an ``IN (...)`` list, written into the statement. SQLAlchemy's
-    expanding IN costs ~9 us per bound id, more than SQLite's whole insert or update of
-    the row (BENCHMARKS.md, SendGrid delivery); ``int()`` keeps it to integers only."""
-    return ",".join(str(int(i)) for i in ids)
-
-
-def _record_on(conn: Any, results: Sequence[Result], stamp: Any) -> None:
-    """Write answers on ``conn``, ``stamp`` from LedgerQueries._stamp. Entries sharing
-    an answer (a SendGrid request has one X-Message-Id) are updated with one
-    ``WHERE id IN``."""
-    sql = "UPDATE ledger SET state = ?, message_id = ?, reason = ?, updated_at = ? WHERE "
-    singles: list[tuple[Any, ...]] = []
-    # A request's answers are adjacent and alike: grouped as they come, in C.
-    for (state, mid, why), alike in itertools.groupby(results, _ANSWER):
-        ids = list(map(_ENTRY, alike))
-        if len(ids) == 1:
-            singles.append((state.value, mid, why, stamp, ids[0]))
-            continue
-        for start in range(0, len(ids), 1000):
-            _driver_sql(conn, sql + _id_in(LEDGER, ids[start : start + 1000]), (state.value, mid, why, stamp))
-    if singles:  # one message per answer (outbox, SMTP): one statement, many rows
-        _driver_sql(conn, sql + "id = ?", singles)
-
-
-#: a Candidate from a row without the NamedTuple constructor's Python frame
-#: (BENCHMARKS.md, SendGrid delivery)
-_candidate = functools.partial(tuple.__new__, Candidate)
-_ANSWER = operator.itemgetter(1, 2, 3)
-_ENTRY = operator.itemgetter(0)
-
-
-def _driver_sql(conn: Any, sql: str, params: tuple[Any, ...] | list[tuple[Any, ...]]) -> Any:
-    """Run ``sql``, written with ``?`` placeholders, on the DBAPI cursor of ``conn``'s
-    connection, inside its transaction: no statement compiled and no execution context
-    per call (the hot statements carry their ids as literals, so a compiled form would
-    never be reused; BENCHMARKS.md). A list of tuples runs as executemany. psycopg
-    takes ``%s`` where sqlite3 takes ``?``; these statements hold no other ``?`` or ``%``."""
-    if conn.dialect.paramstyle != "qmark":
-        sql = sql.replace("?", "%s")
-    cursor = conn.connection.driver_connection.cursor()
-    if isinstance(params, list):
-        cursor.executemany(sql, params)
-    else:
-        cursor.execute(sql, params)
-    return cursor

@@ -12,12 +12,13 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 
 from scheduler.core.outcomes import Status
 from scheduler.store.base import LEDGER, SUBSCRIBER, StoreBase, SubscriberRow
-from scheduler.store.ledger import _driver_sql
+from scheduler.store.driver import driver_sql
 
 #: rows looked up and written per round trip: a large import never holds every key at once
 CHUNK = 500
@@ -47,6 +48,16 @@ class _Stored(NamedTuple):
     name: str
     language: str
     timezone: str
+
+
+_NEXT_ZONE = text(
+    "WITH RECURSIVE z(tz) AS ("
+    " SELECT MIN(timezone) FROM subscriber WHERE status = :active"
+    " UNION ALL"
+    " SELECT (SELECT MIN(timezone) FROM subscriber WHERE status = :active AND timezone > z.tz) FROM z"
+    " WHERE z.tz IS NOT NULL"
+    ") SELECT tz FROM z WHERE tz IS NOT NULL"
+)
 
 
 class SubscriberQueries(StoreBase):
@@ -127,7 +138,7 @@ class SubscriberQueries(StoreBase):
         with self._write() as conn:
             stamp = _stamp_for(conn)
             at = stamp(now)
-            added = _driver_sql(
+            added = driver_sql(
                 conn,
                 "INSERT INTO subscriber (email, email_key, name, language, timezone, status, consent_at,"
                 " consent_source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -150,7 +161,7 @@ class SubscriberQueries(StoreBase):
             ).rowcount
             updated = 0
             if added < len(rows):
-                updated = _driver_sql(
+                updated = driver_sql(
                     conn,
                     "UPDATE subscriber SET name = ?, language = ?, timezone = ?, updated_at = ? WHERE email_key = ?"
                     " AND (name <> ? OR language <> ? OR timezone <> ?)",
@@ -191,11 +202,13 @@ class SubscriberQueries(StoreBase):
             return {str(status): int(n) for status, n in rows}
 
     def active_zones(self) -> list[str]:
+        """The zones of active subscribers. A ``DISTINCT`` reads every active subscriber's
+        index entry (~0.1 s for a million); this skips from each zone to the next along
+        the (status, timezone) index, a seek per zone (SQLite and PostgreSQL alike;
+        BENCHMARKS.md, status, count and run-due)."""
         with self._read() as conn:
-            rows = conn.execute(
-                select(SUBSCRIBER.c.timezone).where(SUBSCRIBER.c.status == Status.ACTIVE.value).distinct()
-            )
-            return sorted(r[0] for r in rows)
+            rows = conn.execute(_NEXT_ZONE, {"active": Status.ACTIVE.value})
+            return sorted(str(r[0]) for r in rows)
 
     def active_languages(self) -> dict[str, int]:
         with self._read() as conn:
