@@ -80,6 +80,7 @@ def test_the_letter_goes_to_each_target_of_the_region_from_us_with_reply_to_the_
     for m in to_targets:
         assert m["From"] == "Example Network <commemorations@example.org>"
         assert m["Reply-To"] == "leyla@example.com"
+        assert m["Auto-Submitted"] == "no"
         assert m["Subject"] == (
             "Request for a statement for the record: the 37th anniversary of Black January, January 20, 2027"
         )
@@ -89,6 +90,7 @@ def test_the_letter_goes_to_each_target_of_the_region_from_us_with_reply_to_the_
         assert f"Respectfully,\n\nLeyla Aliyeva\n{ADDRESS}\n\n-- \nSent on behalf of Leyla Aliyeva" in body
     (copy,) = [m for m in mails if m["To"].addresses[0].addr_spec == "leyla@example.com"]
     assert copy["Subject"].startswith("Your letter: Request for a statement for the record")
+    assert copy["Auto-Submitted"] == "auto-generated"
     assert _text(copy).startswith(
         "This is a copy of the letter sent in your name to: Sample Legislator One (example),"
         " Sample Legislator Two (example).\n\nDear Representative,"

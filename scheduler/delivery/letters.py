@@ -10,7 +10,7 @@ answer recorded after, so a delivery is sent at most once, by one process."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from scheduler.config import Config
@@ -116,6 +116,10 @@ class LetterSender:
             unsubscribe = sender.public_url
         message_id = make_message_id(row.campaign, row.year, STAGE, row.id, self.domain)
         out = self._outgoing(rendered, row, to_email, to_name, reply_to, unsubscribe, message_id, now)
+        if row.kind != COPY:
+            # A person wrote and sent this letter: not "auto-generated" (RFC 3834 section 5),
+            # which an office's filters may set aside as a robot's mail.
+            out = replace(out, extra_headers={"Auto-Submitted": "no"})
         batch = Batch(out, [Recipient(None, to_email, to_name, unsubscribe, message_id)], personal=False)
         (result,) = transport.send_group(batch)
         return result.state, result.message_id or message_id, result.reason
