@@ -89,3 +89,36 @@ def test_sendgrid_substitutions_fill_each_link_as_rendering_alone_does(
             assert keyring.read_action(token) == (sid, "black-january", 2027)
             checked += 1
     assert checked == 24
+
+
+def test_a_letter_through_sendgrid_names_the_target_and_replies_to_the_subscriber(
+    tmp_path: Path, sink: Sink, sendgrid_env: None
+) -> None:
+    from datetime import UTC, datetime
+
+    from scheduler.lifecycle import Lifecycle
+    from scheduler.lifecycle.action import Actions, LetterForm
+
+    make_config(tmp_path, f'[transport.sendgrid]\nhost = "{sink.url}"')
+    shutil.copy(REPO / "examples" / "targets.csv", tmp_path / "targets.csv")
+    with (tmp_path / "config.toml").open("a", encoding="utf-8") as f:
+        f.write('\n  [campaign.action]\n  targets = "targets.csv"\n  copy_to_subscriber = false\n')
+    lc = Lifecycle.open(load_config(tmp_path / "config.toml"))
+    now = datetime(2027, 1, 10, tzinfo=UTC)
+    person = {"email": "eve@example.com", "name": "Eve", "language": "en", "timezone": "UTC"}
+    sid = lc.store.signup(person, {}, now).subscriber_id
+    token = lc.keyring.action(sid, "black-january", 2027)
+    actions = Actions(lc)
+    form = LetterForm("US-NY", "Eve Example", "1 Main St, Albany, NY", "Dear Member,\nPlease remember them.")
+    view, _ = actions.submit(token, form, actions.form_token(token, now), token, now)
+    assert view.sent is not None and [d["state"] for d in view.sent["deliveries"]] == ["sent", "sent"]
+    bodies = [s.body for s in sink.seen]
+    assert sorted(b["personalizations"][0]["to"][0]["email"] for b in bodies) == [
+        "member.three@example.org",
+        "sen.four@example.org",
+    ]
+    for body in bodies:
+        assert body["from"] == {"email": "commemorations@example.org", "name": "Example Network"}
+        assert body["reply_to"] == {"email": "eve@example.com"}
+        text = body["content"][0]["value"]
+        assert text.startswith("Dear Member,\nPlease remember them.\n\nEve Example\n1 Main St, Albany, NY\n")
