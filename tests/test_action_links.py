@@ -9,6 +9,7 @@ import email
 import email.policy
 import re
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 from conftest import SIGNING_KEY, Project
@@ -20,6 +21,8 @@ from scheduler.content.links import Signer
 from scheduler.content.templates import SubscriberView
 from scheduler.content.tokens import Keyring
 from scheduler.delivery.runs import Delivery
+from scheduler.lifecycle import Lifecycle
+from scheduler.lifecycle.action import Actions, LetterForm
 from scheduler.transports.sendgrid import SendgridTransport
 
 LINK = re.compile(r"https://example\.org/anniversary/action/(a1\.[^\s\"<]+)")
@@ -94,11 +97,6 @@ def test_sendgrid_substitutions_fill_each_link_as_rendering_alone_does(
 def test_a_letter_through_sendgrid_names_the_target_and_replies_to_the_subscriber(
     tmp_path: Path, sink: Sink, sendgrid_env: None
 ) -> None:
-    from datetime import UTC, datetime
-
-    from scheduler.lifecycle import Lifecycle
-    from scheduler.lifecycle.action import Actions, LetterForm
-
     make_config(tmp_path, f'[transport.sendgrid]\nhost = "{sink.url}"')
     shutil.copy(REPO / "examples" / "targets.csv", tmp_path / "targets.csv")
     with (tmp_path / "config.toml").open("a", encoding="utf-8") as f:
