@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import re
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -17,7 +18,7 @@ from smtp_server import Handler, start
 
 from scheduler.config import load_config
 from scheduler.content.tokens import BadToken
-from scheduler.lifecycle import InvalidInput, Lifecycle, Replayed
+from scheduler.lifecycle import InvalidInput, Lifecycle, Replayed, privacy
 from scheduler.lifecycle.action import Actions, LetterForm, LinkExpired
 
 NOW = datetime(2027, 1, 10, 9, 0, tzinfo=UTC)
@@ -249,10 +250,6 @@ def test_status_counts_the_years_letters(world: World, run) -> None:  # type: ig
 
 
 def test_show_lists_the_letters_and_forget_erases_their_words_keeping_the_count(world: World) -> None:
-    import json
-
-    from scheduler.lifecycle import privacy
-
     sid = subscriber(world.lc, "leyla@example.com")
     world.submit(world.token(sid))
     shown = json.loads(privacy.show(world.lc.store, "leyla@example.com") or "{}")
