@@ -144,3 +144,23 @@ def test_a_broken_save_shows_its_file_and_line_and_keeps_the_last_good_render(
         link.click()
     assert page.locator("li.here").get_attribute("id") == f"L{line}"
     assert "{{ anniversary.number|ordinal </p>" in page.locator("li.here").inner_text()
+
+
+def test_the_picker_works_from_the_keyboard(studio: str, page: Any) -> None:
+    page.goto(f"{studio}/?year=2027")
+    page.focus("#f-language")
+    page.keyboard.press("ArrowDown")  # en -> az
+    assert page.locator("#f-language").input_value() == "az"
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "Show":
+            break
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert ordinal(page) == "37-ci"
+    # Each year of the strip is a link, reached and followed with the keyboard too.
+    link = page.locator(".strip a", has_text="2030")
+    link.focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert ordinal(page) == "40-cı"

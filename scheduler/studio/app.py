@@ -42,6 +42,9 @@ CSP = (
 #: sandbox with no allowances), framed only by the studio
 MESSAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; sandbox; frame-ancestors 'self'"
 
+#: selections whose last good render is kept for a broken save
+LAST_GOOD_KEPT = 64
+
 _PAGES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "pages"),
     autoescape=True,
@@ -173,7 +176,10 @@ def create_app(
             return values
         values["view"] = shown
         if shown.message is not None:
+            studio.last_good.pop(sel, None)
             studio.last_good[sel] = shown.message
+            while len(studio.last_good) > LAST_GOOD_KEPT:  # the oldest selections go first
+                studio.last_good.pop(next(iter(studio.last_good)))
         values["last_good"] = studio.last_good.get(sel)
         values["problems"] = v.selection_problems(config, shown.selection)
         values["check"] = studio.campaign_check(config, sel)
