@@ -53,7 +53,12 @@ def test_an_image_without_alt_and_http_links_are_warnings_at_their_lines_and_che
 
 def test_a_silence_time_only_the_html_part_states_is_a_warning(run, project: Project) -> None:
     # Typed by hand in one part: 11:00 is no one's minute of silence in Los Angeles.
-    _edit(project, "en/reminder.html.j2", "{% block body %}\n", "{% block body %}\n<p>Join us at 11:00 AM, your time.</p>\n")
+    _edit(
+        project,
+        "en/reminder.html.j2",
+        "{% block body %}\n",
+        "{% block body %}\n<p>Join us at 11:00 AM, your time.</p>\n",
+    )
     result = run("check", "--year", "2027")
     html = project.root / "templates/black-january/en/reminder.html.j2"
     assert (result.exit_code, result.stdout, result.stderr) == (
@@ -94,7 +99,12 @@ def test_parts_that_state_different_anniversary_numbers_are_a_warning() -> None:
 
 
 def test_a_part_that_states_no_number_or_time_is_fine() -> None:
-    assert message_warnings(_rendered("Remember them with us.", "<p>The 37th, at noon.</p>"), "The 37th, at noon.", "en", "") == []
+    assert (
+        message_warnings(
+            _rendered("Remember them with us.", "<p>The 37th, at noon.</p>"), "The 37th, at noon.", "en", ""
+        )
+        == []
+    )
     # Midnight and 12:00 AM are the same time; numbers in links are not stated numbers.
     out = _rendered(
         "At midnight, the 37th. https://calendar.google.com/x?details=the%2038th&dates=20270120T080000Z",

@@ -44,7 +44,7 @@ from scheduler.core.outcomes import Result, State
 from scheduler.core.values import DISPLAY_NAME_LIMIT, header_safe
 from scheduler.errors import MissingSecret, TransportError
 from scheduler.transports.base import Settings, Transport, answers_kept
-from scheduler.transports.sendgrid_json import MAX_PERSONAL_BYTES, personal_subject, personalization
+from scheduler.transports.sendgrid_json import MAX_PERSONAL_BYTES, attachments, personal_subject, personalization
 
 log = logging.getLogger("scheduler.transports.sendgrid")
 
@@ -260,16 +260,8 @@ class SendgridTransport(Transport):
             "tracking_settings": {"click_tracking": {"enable": False, "enable_text": False}},
         }
         if env.calendar is not None:
-            # The invitation is the group's, so it sits in the body every personalization
-            # shares: once per request, base64 made once per group (README: Transports).
-            body["attachments"] = [
-                {
-                    "content": env.calendar.base64,
-                    "type": env.calendar.content_type,
-                    "filename": env.calendar.filename,
-                    "disposition": "attachment",
-                }
-            ]
+            # The group's invitation, in the part every personalization shares: once a request.
+            body["attachments"] = attachments(env.calendar)
         if env.reply_to:
             body["reply_to"] = {"email": env.reply_to}
         if self.settings.sandbox_mode:

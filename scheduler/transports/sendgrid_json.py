@@ -26,6 +26,7 @@ from scheduler.content.groups import (
     html_value,
     safe_name,
 )
+from scheduler.content.message import CalendarPart
 from scheduler.core.values import DISPLAY_NAME_LIMIT, header_safe
 
 #: documented in SendGrid's v3 Mail Send reference; the schema does not enforce it
@@ -36,6 +37,19 @@ _json_str = json.encoder.encode_basestring_ascii  # json's own (C) string encode
 _NAME_T, _NAME_H, _UNSUB_T, _UNSUB_H = (_json_str(t) for t in (NAME_TEXT, NAME_HTML, UNSUB_TEXT, UNSUB_HTML))
 _ACTION_T, _ACTION_H = _json_str(ACTION_TEXT), _json_str(ACTION_HTML)
 _ONE_CLICK = _json_str("List-Unsubscribe=One-Click")
+
+
+def attachments(calendar: CalendarPart) -> list[dict[str, str]]:
+    """The body's ``attachments``: the group's calendar invitation (RFC 5545), base64
+    made once per group, shared by every personalization of the request."""
+    return [
+        {
+            "content": calendar.base64,
+            "type": calendar.content_type,
+            "filename": calendar.filename,
+            "disposition": "attachment",
+        }
+    ]
 
 
 def personal_subject(subject: str, personal: bool) -> str | None:
