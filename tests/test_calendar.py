@@ -109,7 +109,10 @@ def test_publish_without_attendees_an_alarm_five_minutes_before_and_the_words_of
         assert cal["METHOD"] == "PUBLISH"
         assert cal["VERSION"] == "2.0"
         event = _event(cal)
-        assert "ATTENDEE" not in event and "ORGANIZER" not in event  # type: ignore[operator]
+        # Nobody is asked to reply (no ATTENDEE); PUBLISH names its ORGANIZER, the sender.
+        assert "ATTENDEE" not in event  # type: ignore[operator]
+        assert event["ORGANIZER"] == "mailto:commemorations@example.org"  # type: ignore[index]
+        assert event["ORGANIZER"].params["CN"] == "Example Network"  # type: ignore[index]
         assert event["SUMMARY"] == summary  # type: ignore[index]
         assert str(event["DESCRIPTION"]).startswith(opening)  # type: ignore[index]
         (alarm,) = cal.walk("VALARM")

@@ -3,8 +3,9 @@ put it in a calendar for mail clients that do not show attachments (README: Temp
 
 One invitation per campaign year and language: the silence is one moment everywhere,
 so the event is written in UTC (RFC 5545 section 3.3.5, form #2) and each calendar
-shows it on its own clock. ``METHOD:PUBLISH`` with no ATTENDEE or ORGANIZER (RFC 5546
-section 3.2.1): nothing asks the subscriber to reply, so no replies come back. The UID
+shows it on its own clock. ``METHOD:PUBLISH`` with no ATTENDEE (RFC 5546
+section 3.2.1): nothing asks the subscriber to reply, so no replies come back; the
+ORGANIZER that PUBLISH requires is the sender. The UID
 is the same for a campaign year on every render, so importing it twice updates the
 event rather than adding a second one (RFC 5545 section 3.8.4.7).
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode
 
-from icalendar import Alarm, Calendar, Event
+from icalendar import Alarm, Calendar, Event, vCalAddress
 
 from scheduler.config import CampaignConfig, Config
 from scheduler.core import numbers
@@ -69,6 +70,8 @@ class Invitation:
     description: str
     #: where the web app serves it (:func:`calendar_url`)
     url: str
+    #: the sender, as ORGANIZER: (display name, address)
+    organizer: tuple[str, str] = ("", "")
 
     @property
     def filename(self) -> str:
@@ -94,6 +97,12 @@ class Invitation:
         event.add("description", self.description)
         event.add("url", self.url)
         event.add("sequence", 0)
+        name, address = self.organizer
+        if address:
+            organizer = vCalAddress(f"mailto:{address}")
+            if name:
+                organizer.params["cn"] = name
+            event.add("organizer", organizer)
         # A minute of silence does not make anyone busy.
         event.add("transp", "TRANSPARENT")
         alarm = Alarm()
@@ -141,6 +150,7 @@ def invitation(config: Config, campaign: CampaignConfig, year: int, language: st
         summary=summary_pattern.format(title=title, ordinal=ordinal),
         description=description_pattern.format(title=title, ordinal=ordinal),
         url=calendar_url(config, campaign, year, language),
+        organizer=(config.sender.from_name, config.sender.from_email),
     )
 
 
