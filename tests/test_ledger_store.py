@@ -4,6 +4,7 @@ of earlier versions are dropped on open."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
@@ -85,9 +86,8 @@ def test_obsolete_ledger_indexes_are_dropped_by_the_upgrade(tmp_path: Path) -> N
     """A database from before release 0.1.0 carries two ledger indexes that every claim
     and answer had to update: the upgrade that adopts it drops them."""
     path = tmp_path / "old.db"
-    Store(f"sqlite:///{path}").close()
+    shutil.copyfile(Path(__file__).parent / "fixtures" / "subscribers-0.1.0.db", path)
     with sqlite3.connect(path) as conn:
-        conn.execute("DROP TABLE alembic_version")
         conn.execute("CREATE INDEX ix_ledger_run_state ON ledger (run_id, state)")
         conn.execute("CREATE INDEX ix_ledger_cys_state ON ledger (campaign, year, stage, state)")
     with pytest.raises(StoreError, match="anniversary db upgrade"):

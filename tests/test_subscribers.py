@@ -22,7 +22,9 @@ def test_add_then_count(run, project: Project) -> None:
         "subscribers", "add", "Ana@Example.COM", "--name", "Ana", "--language", "az", "--timezone", "Asia/Baku"
     )
     assert (result.exit_code, result.stdout) == (0, "Ana@example.com: added\n")
-    assert run("subscribers", "count").stdout == "pending\t0\nactive\t1\nunsubscribed\t0\nbounced\t0\ntotal\t1\n"
+    assert run("subscribers", "count").stdout == (
+        "pending\t0\nactive\t1\nunsubscribed\t0\nbounced\t0\ncomplained\t0\nforgotten\t0\ntotal\t1\n"
+    )
     row = _db(project).execute("select email, status, consent_source from subscriber").fetchone()
     assert row == ("Ana@example.com", "active", "cli")
 
@@ -149,7 +151,7 @@ def test_import_reports_bad_status_and_consent_with_their_line(run, project: Pro
     assert (result.exit_code, result.stdout) == (1, "1 added, 0 updated, 0 unchanged, 4 rejected\n")
     wanted = "must be an ISO 8601 time with a UTC offset such as 2024-05-01T09:30:00+00:00"
     assert result.stderr.splitlines() == [
-        f"Error: {path}:2: status must be one of pending, active, unsubscribed, bounced (got 'gone')",
+        f"Error: {path}:2: status must be one of pending, active, unsubscribed, bounced, complained (got 'gone')",
         f"Error: {path}:3: consent_at {wanted} (got '2022-01-01T12:00:00')",
         f"Error: {path}:4: consent_at {wanted} (got 'yesterday')",
         f"Error: {path}:5: consent_at {wanted} (got '2022-01-01')",

@@ -63,7 +63,7 @@ def test_export_restores_status_and_consent_into_an_empty_database(run, project:
     assert _people(project.root / "restored.db") == _people(project.root / "subscribers.db")
     assert run("subscribers", "export", config=restored).stdout == backup.read_text(encoding="utf-8")
     assert run("subscribers", "count", config=restored).stdout == (
-        "pending\t1\nactive\t1\nunsubscribed\t1\nbounced\t1\ntotal\t4\n"
+        "pending\t1\nactive\t1\nunsubscribed\t1\nbounced\t1\ncomplained\t0\nforgotten\t0\ntotal\t4\n"
     )
     # Restoring twice changes nothing, and never re-activates anyone.
     result = run("subscribers", "import", str(backup), config=restored)

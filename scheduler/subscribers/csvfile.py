@@ -121,11 +121,12 @@ def validate_consent(status: str, consent_at: str, consent_source: str) -> Conse
     naming the column and what it allows."""
     state = None
     if status := status.strip():
-        try:
-            state = Status(status.lower())
-        except ValueError:
-            allowed = ", ".join(s.value for s in Status)
-            raise ValueError(f"status must be one of {allowed} (got {status!r})") from None
+        # "forgotten" names an erased row, which no file can describe (README: Privacy).
+        allowed_states = [s for s in Status if s is not Status.FORGOTTEN]
+        if status.lower() not in allowed_states:
+            allowed = ", ".join(s.value for s in allowed_states)
+            raise ValueError(f"status must be one of {allowed} (got {status!r})")
+        state = Status(status.lower())
     at = None
     if consent_at := consent_at.strip():
         try:
