@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -77,6 +78,21 @@ def show(page: Any, **fields: str) -> None:
         page.get_by_role("button", name="Show").click()
 
 
+def save(page: Any, path: Path, text: str, shows: str) -> None:
+    """Save ``text`` to ``path`` and wait until the page shows it (``shows``, a JS
+    expression); saved again every few seconds, in case the watcher was still starting."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(LIVE_MS // 5000):
+        path.write_text(text, encoding="utf-8")
+        try:
+            page.wait_for_function(f"() => {shows}", timeout=5000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"the page never showed the save of {path}")
+
+
 def check_page(page: Any, name: str) -> None:
     for size, label in ((PHONE, "phone"), (DESKTOP, "desktop")):
         page.set_viewport_size(size)
@@ -109,11 +125,11 @@ def test_a_saved_template_updates_the_page_without_a_reload(studio: str, page: A
     page.evaluate("window.__notReloaded = true")
     part = project.root / "templates/black-january/en/day-of.txt.j2"
     text = part.read_text(encoding="utf-8")
-    part.write_text(
-        text.replace("{% block body %}", "{% block body %}Saved while the studio was open.\n", 1), encoding="utf-8"
-    )
-    page.wait_for_function(
-        "() => document.querySelector('#preview pre.text').innerText.includes('Saved while the studio was open.')"
+    save(
+        page,
+        part,
+        text.replace("{% block body %}", "{% block body %}Saved while the studio was open.\n", 1),
+        "document.querySelector('#preview pre.text').innerText.includes('Saved while the studio was open.')",
     )
     assert page.evaluate("window.__notReloaded") is True
     assert page.locator("#live").inner_text().startswith("Preview updated at ")
@@ -128,9 +144,9 @@ def test_a_broken_save_shows_its_file_and_line_and_keeps_the_last_good_render(
     part = project.root / "templates/black-january/en/reminder.html.j2"
     text = part.read_text(encoding="utf-8")
     line = text[: text.index("{% block body %}")].count("\n") + 2
-    part.write_text(text.replace("{% block body %}\n", "{% block body %}\n<p>{{ anniversary.number|ordinal </p>\n", 1))
+    broken = text.replace("{% block body %}\n", "{% block body %}\n<p>{{ anniversary.number|ordinal </p>\n", 1)
+    save(page, part, broken, "document.querySelector('#preview .error[role=alert]') !== null")
     error = page.locator("#preview .error[role=alert]")
-    error.wait_for()
     assert error.locator("h3").inner_text() == "This message does not render"
     link = error.locator("a")
     assert link.inner_text() == f"{part}:{line}"
