@@ -295,7 +295,12 @@ def _check_renders(
                     return
                 continue
             plain_html = _strip_tags(out.html)
-            for w in message_warnings(out, plain_html, language, f"{year}, {zone}"):
+            # A URL is not prose: "%208.005-ci" in a calendar link is no number.
+            parts = (("subject", out.subject), ("txt", out.text), ("html", plain_html))
+            numbers = {part: hand_written_numbers(URL.sub(" ", text), language, expected) for part, text in parts}
+            # The parts can state different numbers only where one states a wrong one.
+            differ = bool(numbers["txt"] or numbers["html"])
+            for w in message_warnings(out, plain_html, language, f"{year}, {zone}", numbers=differ):
                 name = template_name(language, stage_id, w.part)
                 found = (
                     sources.find(name, w.look_for)
@@ -324,9 +329,7 @@ def _check_renders(
             for where, message in footer_problems:
                 failed.add(year)
                 yield from _once(seen, where, message)
-            for part, text in (("subject", out.subject), ("txt", out.text), ("html", plain_html)):
-                # A URL is not prose: "%208.005-ci" in a calendar link is no number.
-                findings = hand_written_numbers(URL.sub(" ", text), language, expected)
+            for part, findings in numbers.items():
                 if findings:
                     failed.add(year)
                 _collect(sources, template_name(language, stage_id, part), part, year, findings, wrong)
