@@ -29,7 +29,8 @@ from scheduler.delivery.runs import Delivery
 from scheduler.errors import TemplateProblem, UsageError
 from scheduler.store import Store
 
-#: sample subscribers to pick from, as ``check`` renders them (README: Check and preview)
+#: zones the picker suggests (any IANA name may be typed): the far ends of the day and
+#: zones with summer time on either side of the equator
 SAMPLE_ZONES = (
     "America/Los_Angeles",
     "America/New_York",
@@ -75,7 +76,7 @@ def select(config: Config, params: Mapping[str, str], now: datetime) -> Selectio
     if text and not (text.isascii() and text.isdigit()):
         raise UsageError(f"year: must be a year such as 2027 (got {text!r})")
     year = campaign.resolve_year(int(text) if text else None, now)
-    zone = campaign.choose_zone(params.get("zone") or "Asia/Baku")
+    zone = campaign.choose_zone(params.get("zone") or None)  # the event's own by default
     email = (params.get("email") or "").strip()
     if email:
         try:
