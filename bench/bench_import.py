@@ -79,7 +79,7 @@ def run_import(config: Path, csv_file: Path) -> tuple[float, float, str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        env={**os.environ, "ANNIVERSARY_SIGNING_KEY": "bench-signing-key-0123456789"},
+        env={**os.environ, "ANNIVERSARY_SIGNING_KEY": "bench-signing-key-0123456789abcdefghijKLMNOP"},
     )
     assert proc.stdout is not None
     out = proc.stdout.read()

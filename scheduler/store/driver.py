@@ -18,6 +18,16 @@ def _id_in(table: Any, ids: Iterable[int]) -> str:
     return f"{table.name}.id IN ({id_list(ids)})"
 
 
+def hash_joins(conn: Any) -> None:
+    """On PostgreSQL, for this transaction: no nested-loop joins. The counts that use
+    it compare every eligible subscriber with a stage's entries, which a hash join does
+    in one pass of each; with statistics older than the ledger's growth (a send fills
+    it in minutes) the planner took a nested loop that rescans the entries for each
+    subscriber, minutes for 50,000 (BENCHMARKS.md, PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL enable_nestloop = off")
+
+
 def id_list(ids: Iterable[int]) -> str:
     """Integers for an ``IN (...)`` list, written into the statement. SQLAlchemy's
     expanding IN costs ~9 us per bound id, more than SQLite's whole insert or update of

@@ -6,39 +6,35 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     and_,
     delete,
-    exists,
     func,
     literal,
     select,
 )
 
 from scheduler.core.outcomes import Result, State, Status
-from scheduler.store.base import LEDGER, SUBSCRIBER, Candidate, StoreBase
-from scheduler.store.driver import candidate_of, driver_sql, id_list, record_on
+from scheduler.store.base import LEDGER, SUBSCRIBER, Candidate
+from scheduler.store.driver import candidate_of, driver_sql, hash_joins, id_list, record_on
+from scheduler.store.leases import WindowLeases
+from scheduler.store.waiting import WaitingQueries
 
 
-class LedgerQueries(StoreBase):
+class LedgerQueries(WaitingQueries):
     # -- the ledger --------------------------------------------------------------
 
-    def _eligible(
-        self,
-        campaign: str,
-        year: int,
-        stage: str,
-        zones: Iterable[str] | None,
-        consented_before: datetime | None,
-    ) -> Any:
-        cond = and_(SUBSCRIBER.c.status == Status.ACTIVE.value, ~self._has_entry(campaign, year, stage))
-        if zones is not None:
-            cond = and_(cond, SUBSCRIBER.c.timezone.in_(list(zones)))
-        if consented_before is not None:
-            cond = and_(cond, SUBSCRIBER.c.consent_at <= consented_before)
-        return cond
+    def _leases(self) -> WindowLeases:
+        if "_window_leases" not in self.__dict__:
+            self.__dict__["_window_leases"] = WindowLeases(self.engine)
+        return cast(WindowLeases, self.__dict__["_window_leases"])
+
+    def close(self) -> None:
+        if "_window_leases" in self.__dict__:
+            self.__dict__.pop("_window_leases").close()
+        super().close()
 
     def max_subscriber_id(self) -> int:
         with self._read() as conn:
@@ -67,7 +63,18 @@ class LedgerQueries(StoreBase):
         (status, zone) index and sorts every active subscriber on each read, which is
         quadratic over a large list; a primary-key window is a range scan, so a send
         stays linear in the number of subscribers.
+
+        PostgreSQL: the window's entries are read by a range scan of the unique key and
+        taken out here. With ``NOT EXISTS``, and statistics from before the send (an
+        empty ledger), PostgreSQL rescanned the stage's entries per subscriber: a send
+        grew with the square of its size (BENCHMARKS.md, PostgreSQL).
         """
+        postgres = self.engine.dialect.name == "postgresql"
+        if postgres:
+            # Several senders split the stage by window (scheduler/store/leases.py).
+            stage_key = (campaign, year, stage, None if zones is None else tuple(sorted(zones)))
+            if not self._leases().take(stage_key, after, upto, last=upto >= self.max_subscriber_id()):
+                return []
         query = select(
             SUBSCRIBER.c.id, SUBSCRIBER.c.email, SUBSCRIBER.c.name, SUBSCRIBER.c.language, SUBSCRIBER.c.timezone
         ).where(
@@ -77,7 +84,7 @@ class LedgerQueries(StoreBase):
                 # `status || ''` keeps the planner off the (status, zone) index, so the
                 # primary-key window is what bounds the scan (portable: SQLite and PG).
                 SUBSCRIBER.c.status.concat("") == Status.ACTIVE.value,
-                ~self._has_entry(campaign, year, stage),
+                *([] if postgres else [~self._has_entry(campaign, year, stage)]),
                 *([SUBSCRIBER.c.timezone.in_(list(zones))] if zones is not None else []),
             )
         )
@@ -88,7 +95,19 @@ class LedgerQueries(StoreBase):
         )
         with self._read() as conn:
             # The driver's plain tuples, not SQLAlchemy rows: one per subscriber.
-            return list(map(candidate_of, conn.execute(query).cursor.fetchall()))
+            rows = conn.execute(query).cursor.fetchall()
+            if postgres and rows:
+                entries = select(LEDGER.c.subscriber_id).where(
+                    LEDGER.c.campaign == campaign,
+                    LEDGER.c.year == year,
+                    LEDGER.c.stage == stage,
+                    LEDGER.c.subscriber_id > after,
+                    LEDGER.c.subscriber_id <= upto,
+                )
+                done = {sid for (sid,) in conn.execute(entries)}
+                if done:
+                    rows = [r for r in rows if r[0] not in done]
+            return list(map(candidate_of, rows))
 
     def claim_ids(
         self,
@@ -112,22 +131,40 @@ class LedgerQueries(StoreBase):
         the ids written in as integers (an expanding IN costs more per id than SQLite's
         whole insert) and no ``NOT EXISTS`` probe of the ledger before the insert.
         ``answers`` (of earlier batches) are written first, in the same transaction:
-        one commit per request instead of two."""
+        one commit per request instead of two.
+
+        PostgreSQL, several senders at once: an insert meeting another transaction's
+        uncommitted entry waits for it to end. So a claim first locks its subscribers
+        ``FOR NO KEY UPDATE SKIP LOCKED`` (PostgreSQL manual, "The Locking Clause"):
+        those another sender is claiming are passed over, not waited for; an entry
+        another already committed is a free conflict. NO KEY UPDATE leaves the ledger's
+        foreign-key checks (KEY SHARE) free. SQLite has one writer (BEGIN IMMEDIATE)."""
         if not subscriber_ids:
             return {}
         ids = id_list(subscriber_ids)
-        insert = (
+        columns = (
             "INSERT INTO ledger (campaign, year, stage, subscriber_id, state, reason, run_id, transport, updated_at)"
-            f" SELECT ?, ?, ?, subscriber.id, ?, NULL, ?, ?, ? FROM subscriber WHERE subscriber.id IN ({ids})"
-            # `status || ''`: look the ids up by primary key, not through the (status,
-            # zone) index of every active subscriber.
-            " AND subscriber.status || '' = ?"
-            " ON CONFLICT (campaign, year, stage, subscriber_id) DO NOTHING"
         )
+        # `status || ''`: look the ids up by primary key, not through the (status,
+        # zone) index of every active subscriber.
+        chosen = f"FROM subscriber WHERE subscriber.id IN ({ids}) AND subscriber.status || '' = ?"
+        conflict = " ON CONFLICT (campaign, year, stage, subscriber_id) DO NOTHING"
+        first: tuple[Any, ...] = ()
+        rest: tuple[Any, ...] = ()
         with self._write() as conn:
+            if conn.dialect.name == "postgresql":
+                insert = (
+                    f"WITH mine AS (SELECT subscriber.id {chosen} ORDER BY subscriber.id"
+                    " FOR NO KEY UPDATE SKIP LOCKED)"
+                    f" {columns} SELECT ?, ?, ?, mine.id, ?, NULL, ?, ?, ? FROM mine{conflict}"
+                )
+                first = (Status.ACTIVE.value,)
+            else:
+                insert = f"{columns} SELECT ?, ?, ?, subscriber.id, ?, NULL, ?, ?, ? {chosen}{conflict}"
+                rest = (Status.ACTIVE.value,)
             stamp = self._stamp(conn, now)
             record_on(conn, answers, stamp)
-            params = (campaign, year, stage, State.UNKNOWN.value, claim_id, transport, stamp, Status.ACTIVE.value)
+            params = (*first, campaign, year, stage, State.UNKNOWN.value, claim_id, transport, stamp, *rest)
             # One path for SQLite and PostgreSQL: a group_concat read-back on SQLite
             # measured no faster (BENCHMARKS.md, "One claim path").
             rows = driver_sql(conn, insert + " RETURNING ledger.id, ledger.subscriber_id", params).fetchall()
@@ -165,17 +202,6 @@ class LedgerQueries(StoreBase):
             self._insert(LEDGER)
             .from_select(columns, chosen)
             .on_conflict_do_nothing(index_elements=["campaign", "year", "stage", "subscriber_id"])
-        )
-
-    @staticmethod
-    def _has_entry(campaign: str, year: int, stage: str) -> Any:
-        return exists().where(
-            and_(
-                LEDGER.c.campaign == campaign,
-                LEDGER.c.year == year,
-                LEDGER.c.stage == stage,
-                LEDGER.c.subscriber_id == SUBSCRIBER.c.id,
-            )
         )
 
     def record_all(self, results: Sequence[Result], now: datetime) -> None:
@@ -226,70 +252,8 @@ class LedgerQueries(StoreBase):
         # Counted from RETURNING, not rowcount: drivers disagree on rowcount for
         # INSERT .. SELECT (psycopg reports -1 here). Streamed, never held as a list.
         with self._write() as conn:
+            hash_joins(conn)
             return sum(1 for _ in conn.execute(stmt.returning(LEDGER.c.id)))
-
-    def count_unsent(
-        self,
-        campaign: str,
-        year: int,
-        stage: str,
-        zones: Iterable[str] | None = None,
-        consented_before: datetime | None = None,
-    ) -> int:
-        with self._read() as conn:
-            return int(
-                conn.execute(
-                    select(func.count())
-                    .select_from(SUBSCRIBER)
-                    .where(self._eligible(campaign, year, stage, zones, consented_before))
-                ).scalar()
-                or 0
-            )
-
-    def unsent_by_zone(self, campaign: str, year: int, stage: str) -> dict[str, int]:
-        """Active subscribers without an entry for this stage, per zone (every active
-        subscriber's zone named, 0 where nobody waits): exact, and in one read.
-
-        BENCHMARKS.md (status, count and run-due): the anti-join behind
-        :meth:`count_unsent` probes the ledger once per active subscriber, about half a
-        second for a million, and ``status``, ``plan`` and ``run-due`` asked it once per
-        zone. The two states a stage spends nearly all its time in are found from counts
-        that each use one index: with no entry nobody has been sent it, and where the
-        entries of active subscribers (all entries less those of the few who are not
-        active) number the active subscribers, nobody waits. Only a stage part sent
-        needs the anti-join, once, grouped by zone."""
-        active = Status.ACTIVE.value
-        others = [s.value for s in Status if s is not Status.ACTIVE]
-        stage_entry = and_(LEDGER.c.campaign == campaign, LEDGER.c.year == year, LEDGER.c.stage == stage)
-        with self._read() as conn:
-            zones = {
-                str(zone): int(n)
-                for zone, n in conn.execute(
-                    select(SUBSCRIBER.c.timezone, func.count())
-                    .where(SUBSCRIBER.c.status == active)
-                    .group_by(SUBSCRIBER.c.timezone)
-                )
-            }
-            total = sum(zones.values())
-            entries = int(conn.execute(select(func.count()).select_from(LEDGER).where(stage_entry)).scalar() or 0)
-            if not entries or not total:
-                return zones
-            not_active = int(
-                conn.execute(
-                    select(func.count())
-                    .select_from(SUBSCRIBER)
-                    .where(SUBSCRIBER.c.status.in_(others), self._has_entry(campaign, year, stage))
-                ).scalar()
-                or 0
-            )
-            if entries - not_active >= total:
-                return dict.fromkeys(zones, 0)
-            waiting = conn.execute(
-                select(SUBSCRIBER.c.timezone, func.count())
-                .where(self._eligible(campaign, year, stage, None, None))
-                .group_by(SUBSCRIBER.c.timezone)
-            )
-            return {**dict.fromkeys(zones, 0), **{str(zone): int(n) for zone, n in waiting}}
 
     def iter_unsent(self, campaign: str, year: int, stage: str, chunk: int = 1000) -> Iterator[Candidate]:
         """What a send would claim, without claiming it (for --dry-run)."""
