@@ -116,7 +116,7 @@ def test_seen_addresses_keeps_every_first_line_through_growth_and_reserve() -> N
         assert seen.first_line(key, line) is None
         if line == 1000:
             seen.reserve(6000)
-            assert seen.capacity == 16384
+            assert seen.capacity == 8572
     assert len(seen) == 5000
     for line, key in random.Random(3).sample(list(enumerate(keys, start=2)), 500):
         assert seen.first_line(key, 99_999) == line
