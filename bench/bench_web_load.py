@@ -13,8 +13,9 @@ transport) in a temporary folder:
 4. starts ``anniversary send black-january reminder --yes`` (its own process), and once
    it has begun, ``wrk`` (a third process) posting ``List-Unsubscribe=One-Click`` to
    those links at the given rate (bench/one_click.lua paces it; Debian's wrk has no -R);
-5. waits for both, then checks: every link wrk was answered 200 for left its subscriber
-   ``unsubscribed`` in the database (none lost); the stage's ledger has one entry per
+5. waits for both, then checks: every subscriber whose one-click was answered 200 (the
+   answer's page names them; one_click.lua writes their ids down) is ``unsubscribed``
+   in the database (none lost); the stage's ledger has one entry per
    subscriber (its unique key) and the outbox holds exactly as many messages as the
    ledger says were sent (no duplicate); and prints wrk's latency distribution.
 """
@@ -116,9 +117,9 @@ def wrk_figures(out: str) -> dict[str, object]:
     match = re.search(r"(\d+) requests in ([\d.]+)s", out)
     if match:
         figures["requests"], figures["seconds"] = int(match.group(1)), float(match.group(2))
-    match = re.search(r"lua: answered (\d+), not 200: (\d+)", out)
+    match = re.search(r"lua: issued (\d+), answered (\d+), not 200: (\d+)", out)
     if match:
-        figures["answered"], figures["not_200"] = int(match.group(1)), int(match.group(2))
+        figures["issued"], figures["answered"], figures["not_200"] = (int(g) for g in match.groups())
     figures["socket_errors"] = re.search(r"Socket errors:.*", out).group(0) if "Socket errors" in out else "none"  # type: ignore[union-attr]
     return figures
 
@@ -179,7 +180,8 @@ def run(root: Path, args: argparse.Namespace) -> None:
         wrk_started = time.perf_counter()
         wrk = subprocess.run(
             ["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", "--timeout", "10s",
-             "-s", str(REPO / "bench" / "one_click.lua"), f"http://127.0.0.1:{port}", "--", str(paths), str(args.rate)],
+             "-s", str(REPO / "bench" / "one_click.lua"), f"http://127.0.0.1:{port}", "--", str(paths), str(args.rate),
+             str(root / "answered.txt")],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         wrk_ended = time.perf_counter()
@@ -193,7 +195,7 @@ def run(root: Path, args: argparse.Namespace) -> None:
 
     print(wrk.stdout)
     figures = wrk_figures(wrk.stdout)
-    check = verify(root, db, ids, int(figures.get("requests", 0)))  # type: ignore[call-overload]
+    check = verify(root, db, ids, int(figures.get("issued", 0)))  # type: ignore[call-overload]
     figures.update(check)
     figures["send_exit"] = send.returncode
     figures["send_output"] = (root / "send.log").read_text(encoding="utf-8").strip().splitlines()[-3:]
@@ -213,25 +215,30 @@ def _ledger_rows(db: Path) -> int:
         return 0
 
 
-def verify(root: Path, db: Path, ids: list[int], requests: int) -> dict[str, object]:
+def verify(root: Path, db: Path, ids: list[int], issued: int) -> dict[str, object]:
     """None lost, no duplicate: the database and the outbox, read after both ended."""
-    posted = ids[: min(requests, len(ids))]
+    answered = {int(line) for line in (root / "answered.txt").read_text(encoding="ascii").split()}
     conn = sqlite3.connect(db)
     status = dict(conn.execute("select id, status from subscriber").fetchall())
-    lost = [sid for sid in posted if status.get(sid) != "unsubscribed"]
+    lost = sorted(sid for sid in answered if status.get(sid) != "unsubscribed")
+    # Posted when wrk stopped, so never answered: the server may or may not have got them.
+    unanswered = [sid for sid in ids[:issued] if sid not in answered]
     total, distinct = conn.execute("select count(*), count(distinct subscriber_id) from ledger").fetchone()
     states = dict(conn.execute("select state, count(*) from ledger group by state").fetchall())
-    skipped_by_unsubscribe = len(set(posted) - {r[0] for r in conn.execute("select subscriber_id from ledger")})
+    claimed = {r[0] for r in conn.execute("select subscriber_id from ledger")}
     conn.close()
     outbox = sum(1 for _ in (root / "outbox").rglob("*.eml"))
     return {
-        "posted_links": len(posted),
+        "answered_200_with_their_page": len(answered),
         "lost": len(lost),
+        "lost_ids": lost[:20],
+        "unanswered_at_the_end": len(unanswered),
+        "unanswered_unsubscribed_anyway": sum(status.get(sid) == "unsubscribed" for sid in unanswered),
         "ledger_entries": total,
         "ledger_distinct_subscribers": distinct,
         "ledger_states": states,
         "outbox_messages": outbox,
-        "posted_before_their_claim": skipped_by_unsubscribe,
+        "unsubscribed_before_their_claim": len(answered - claimed),
         "no_duplicate": total == distinct and outbox == states.get("sent", 0),
     }
 
