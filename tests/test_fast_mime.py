@@ -1,0 +1,248 @@
+"""The group-built message (GroupMime) against the reference, ``to_email_message``,
+for the same recipient: the same bytes but for the MIME boundaries, except a non-ASCII
+name's To line, which must mean the same (the same address and display name parsed
+back). Every message is parsed back with the standard ``email`` package; names come
+from hypothesis: Azerbaijani and Russian, HTML characters, placeholder text, encoded
+word text, controls, and names too long for a line."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from datetime import UTC, datetime
+from email.header import decode_header, make_header
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from scheduler.content.groups import (
+    ACTION_HTML,
+    ACTION_TEXT,
+    NAME_HTML,
+    NAME_TEXT,
+    UNSUB_HTML,
+    UNSUB_TEXT,
+    Batch,
+    Recipient,
+)
+from scheduler.content.message import CalendarPart, Outgoing, Rendered, to_email_message
+from scheduler.content.mime import GroupMime
+from scheduler.core.values import header_safe
+from scheduler.transports.outbox import OutboxTransport, outbox_name
+
+TEXT = (
+    f"Dear {NAME_TEXT},\n\nOn the night of 19–20 January 1990, 26,000 Soviet troops entered Baku. "
+    "By 9 February 1990, 170 people had died, 321 had disappeared and over 700 had been wounded.\n"
+    f"  Your letter: {ACTION_TEXT}   \n\n{NAME_TEXT} — {NAME_TEXT}\t\n"
+    f"{'-' * 40}\nUnsubscribe: {UNSUB_TEXT}\n"
+)
+HTML = (
+    f'<!doctype html><html><body><p>Dear {NAME_HTML},</p>\n<p style="color:#333">Qara Yanvar — '
+    "faciənin 37-ci ildönümü. " * 3 + f'</p>\n<a href="{ACTION_HTML}">act</a> <a href="{UNSUB_HTML}">unsubscribe</a>'
+    "\n</body></html>"
+)
+INVITATION = CalendarPart(
+    "black-january-2027.ics", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nSUMMARY:Qara Yanvar — ildönümü\r\nEND:VCALENDAR\r\n"
+)
+NAMES = [
+    "Əliyeva Aynur", "Гусейнова Лейла Рашидовна", "Şəhidlər Xiyabanı", "<b>&amp;</b>", "Tom & Jerry <x@y.example>",
+    "O'Brien, Pat", 'say "hi" \\o/', "J. R. R. Tolkien", "x" * 300, "Ana " * 60, "Ə" * 300, "Лейла " * 30,
+    "%anv-name-t%", "%anv-%anv-unsub-t%unsub-t%", "100%anv-", "=?utf-8?q?Eve=0D=0ABcc=3A_z=40evil.example?=",
+    "Eve\r\nBcc: victim@example.com", "\u202eevil", "   ", "", "Ana", "Mary-Jane Smith", "日本 太郎", "🙂 smile",
+]  # fmt: skip
+_PIECES = st.sampled_from([*"AaZzƏəŞşĞğıİÖöÜüÇçЛлЖжЁёЙй '-.,<>&\"\\%=?_\t", "%anv-", "anv-name-t%", "\r\n", "=?"])
+names = st.one_of(st.sampled_from(NAMES), st.lists(_PIECES, max_size=60).map("".join), st.text(max_size=40))
+
+
+def envelope(*, subject: str = "Black January: the 37th anniversary", calendar: bool = True) -> Outgoing:
+    return Outgoing(
+        entry_id=None,
+        to_email="",
+        to_name="",
+        from_email="commemorations@example.org",
+        from_name="Example Network",
+        rendered=Rendered(subject, TEXT, HTML, "az"),
+        unsubscribe_url="",
+        unsubscribe_mailto="commemorations@example.org",
+        message_id="",
+        date=datetime(2027, 1, 13, 6, 0, tzinfo=UTC),
+        campaign="black-january",
+        year=2027,
+        stage="reminder",
+        calendar=INVITATION if calendar else None,
+    )
+
+
+def recipient(i: int, name: str, email_address: str = "") -> Recipient:
+    return Recipient(
+        entry_id=i,
+        email=email_address or f"p{i}.x@mail{i % 7}.example.org",
+        name=name,
+        unsubscribe_url=f"https://example.org/anniversary/unsubscribe/v1.1.{'Ab9_-' * (i % 9 + 3)}",
+        message_id=f"<black-january.2027.reminder.{i}.0123456789ab@example.org>",
+        subscriber_id=i,
+        action_url=f"https://example.org/anniversary/act/{i}?a=1&b=<2>",
+    )
+
+
+def parse(raw: bytes) -> EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
+
+
+def with_boundaries_of(fast: bytes, slow: bytes) -> bytes:
+    """``slow`` with the MIME boundaries ``fast`` chose (each call of the ``email``
+    package draws its own)."""
+    ours, theirs = (re.findall(rb'boundary="([^"]+)"', m) for m in (fast, slow))
+    assert len(ours) == len(theirs)
+    for a, b in zip(theirs, ours, strict=True):
+        slow = slow.replace(a, b)
+    return slow
+
+
+def to_field(raw: bytes, eol: bytes) -> bytes:
+    """The To header field, folded lines and all."""
+    match = re.search(rb"(?m)^To:.*" + re.escape(eol) + rb"(?:[ \t].*" + re.escape(eol) + rb")*", raw)
+    assert match
+    return match.group(0)
+
+
+def decoded_to(raw: bytes, eol: bytes) -> str:
+    value = to_field(raw, eol)[len(b"To:") :].decode("ascii")
+    return str(make_header(decode_header(" ".join(value.split()))))
+
+
+def assert_same(fast: bytes, slow: bytes, name: str, eol: bytes = b"\n") -> None:
+    slow = with_boundaries_of(fast, slow)
+    # Meaning: the same headers in the same order, each the same parsed back, and the
+    # same parts with the same decoded content.
+    f, s = parse(fast), parse(slow)
+    assert f.keys() == s.keys()
+    for key in f:
+        if key != "To":
+            assert str(f[key]) == str(s[key]), key
+    # The To line read as RFC 2047 section 6.2 says (the space between two encoded
+    # words dropped). The email package's address parser keeps a space there, so the
+    # display name it reads is checked only where ours is one encoded word (the
+    # reference's own words may be cut anywhere, and then read back with a space).
+    assert decoded_to(fast, eol) == decoded_to(slow, eol)
+    assert [a.addr_spec for a in f["To"].addresses] == [a.addr_spec for a in s["To"].addresses]
+    if len(header_safe(name, 200).encode("utf-8")) <= 45:
+        assert f["To"].addresses[0].display_name == header_safe(name, 200)
+    fparts, sparts = list(f.walk())[1:], list(s.walk())[1:]
+    assert [p.items() for p in fparts] == [p.items() for p in sparts]
+    for fp, sp in zip(fparts, sparts, strict=True):
+        if not fp.is_multipart():
+            assert fp.get_content() == sp.get_content()
+    assert f.defects == s.defects == []
+    # Bytes: all but the To line the same; that too for a name that is ASCII once
+    # made header-safe (a non-ASCII one is in encoded words of our own where it can).
+    fast_to, slow_to = to_field(fast, eol), to_field(slow, eol)
+    assert fast.replace(fast_to, b"") == slow.replace(slow_to, b"")
+    if header_safe(name, 200).isascii():
+        assert fast == slow
+    elif fast != slow:  # ours, not the email package's (a long name cut with an ellipsis)
+        assert max(map(len, fast_to.split(eol))) <= 78
+        assert fast_to.startswith(b"To: =?utf-8?b?")
+
+
+def both(batch: Batch, mime: GroupMime, eol: str = "\n") -> list[tuple[bytes, bytes, str]]:
+    policy = mime.policy
+    return [
+        (
+            mime.message(m, r.substitutions() if batch.personal else {}),
+            to_email_message(m).as_bytes(policy=policy),
+            r.name,
+        )
+        for m, r in zip(batch.messages(), batch.recipients, strict=True)
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=names, calendar=st.booleans(), crlf=st.booleans())
+@example(name="Əliyeva Aynur", calendar=True, crlf=False)
+@example(name="Гусейнова Лейла " * 20, calendar=True, crlf=True)
+@example(name="<b>&", calendar=False, crlf=False)
+@example(name="%anv-unsub-t%", calendar=True, crlf=False)
+def test_a_group_built_message_means_what_the_reference_means_for_any_name(
+    name: str, calendar: bool, crlf: bool
+) -> None:
+    eol = "\r\n" if crlf else "\n"
+    batch = Batch(envelope(calendar=calendar), [recipient(1, name)])
+    for fast, slow, who in both(batch, GroupMime(batch.envelope, linesep=eol)):
+        assert_same(fast, slow, who, eol.encode())
+
+
+def test_every_listed_name_in_one_group_built_once() -> None:
+    batch = Batch(envelope(), [recipient(i, n) for i, n in enumerate(NAMES, 1)])
+    mime = GroupMime(batch.envelope)
+    for fast, slow, who in both(batch, mime):
+        assert_same(fast, slow, who)
+
+
+def test_a_subject_that_prints_the_name_is_made_per_recipient() -> None:
+    batch = Batch(envelope(subject=f"For {NAME_TEXT}: Black January"), [recipient(1, "Ana"), recipient(2, "Əli")])
+    results = both(batch, GroupMime(batch.envelope))
+    for fast, slow, who in results:
+        assert_same(fast, slow, who)
+    assert [parse(fast)["Subject"] for fast, _, _ in results] == ["For Ana: Black January", "For Əli: Black January"]
+
+
+def test_a_group_rendered_for_one_recipient_alone_has_no_placeholders_to_fill() -> None:
+    alone = Outgoing(**{**envelope().__dict__, "rendered": Rendered("S", "Dear Ana,\n", "<p>Dear Ana</p>", "en")})
+    batch = Batch(alone, [recipient(1, "Ana")], personal=False)
+    mime = GroupMime(batch.envelope, personal=False)
+    assert not mime.lines
+    for fast, slow, who in both(batch, mime):
+        assert_same(fast, slow, who)
+
+
+def test_an_unusual_address_message_id_or_link_goes_through_the_email_package() -> None:
+    odd = recipient(1, "Ana", '"quoted local"@example.org')._replace(
+        message_id="<" + "very-long-id." * 8 + "@example.org>",
+        unsubscribe_url="https://example.org/u/" + "x" * 120,
+    )
+    batch = Batch(envelope(), [odd, recipient(2, "Ana")._replace(unsubscribe_url="https://example.org/u/a b")])
+    for fast, slow, who in both(batch, GroupMime(batch.envelope)):
+        assert_same(fast, slow, who)
+
+
+def test_links_of_one_length_share_one_fold_and_stay_each_their_own() -> None:
+    people = [recipient(i, "Ana")._replace(unsubscribe_url=f"https://example.org/u/v1.{i:04d}") for i in range(3)]
+    batch = Batch(envelope(), people)
+    mime = GroupMime(batch.envelope)
+    results = both(batch, mime)
+    for fast, slow, who in results:
+        assert_same(fast, slow, who)
+    assert len(mime.links) == 1
+    assert [parse(f)["List-Unsubscribe"].split(",")[0] for f, _, _ in results] == [
+        "<https://example.org/u/v1.0000>", "<https://example.org/u/v1.0001>", "<https://example.org/u/v1.0002>"
+    ]  # fmt: skip
+
+
+def test_the_outbox_writes_the_group_built_message(tmp_path: Path) -> None:
+    batch = Batch(envelope(), [recipient(i, n) for i, n in enumerate(["Ana", "Əliyeva Aynur", "<b>&"], 1)])
+    with OutboxTransport(tmp_path) as outbox:
+        results = outbox.send_group(batch)
+    assert [(r.entry_id, r.state.value) for r in results] == [(1, "sent"), (2, "sent"), (3, "sent")]
+    for m in batch.messages():
+        written = (tmp_path / outbox_name(m)).read_bytes()
+        assert_same(written, to_email_message(m).as_bytes(), m.to_name)
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [
+        "000000001.eml",
+        "000000002.eml",
+        "000000003.eml",
+    ]
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_no_line_passes_78_for_long_names(eol: str) -> None:
+    batch = Batch(envelope(), [recipient(1, "Ə" * 300), recipient(2, "Лейла " * 40), recipient(3, "a" * 300)])
+    mime = GroupMime(batch.envelope, linesep=eol)
+    for fast, slow, who in both(batch, mime):
+        assert_same(fast, slow, who, eol.encode())
+        longest = max(map(len, fast.split(eol.encode())))
+        assert longest <= max(78, max(map(len, slow.split(eol.encode())))), who
