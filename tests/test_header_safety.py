@@ -75,6 +75,13 @@ def assert_one_recipient(raw: bytes, to: str) -> EmailMessage:
     return msg
 
 
+def longest_folded_line(raw: bytes) -> int:
+    """The longest line but List-Unsubscribe's link, which stays whole on its line (RFC
+    2369 section 2: no whitespace inside the brackets; RFC 2047 section 5: no encoded
+    word there) and may pass 78 characters, never 998."""
+    return max(len(line) for line in raw.splitlines() if not line.startswith(b"List-Unsubscribe: <"))
+
+
 def put_name_in_subject(templates: Path) -> None:
     subject = templates / "black-january" / "en" / "reminder.subject.j2"
     subject.write_text("For {{ subscriber.name }}: " + subject.read_text(encoding="utf-8"), encoding="utf-8")
@@ -173,7 +180,7 @@ def test_every_outbox_line_is_within_rfc5322s_limit(run: Any, project: Project, 
     (eml,) = project.emls()
     raw = eml.read_bytes()
     msg = assert_one_recipient(raw, "x@example.com")
-    assert max(map(len, raw.splitlines())) <= 78, "every line folds where the policy can fold"
+    assert longest_folded_line(raw) <= 78, "every line folds where the policy can fold"
     shown = name.strip()[:199].rstrip() + "\u2026"
     assert header_safe(name, 200) == shown and len(shown) == 200
     # (This Python's parser puts a space between the encoded words it decodes.)
@@ -232,7 +239,7 @@ def test_names_add_no_header_and_no_long_line_over_smtp(
     for address, raw in by_to.items():
         msg = assert_one_recipient(raw, address)
         if domain.isascii():
-            assert max(map(len, raw.splitlines())) <= 78
+            assert longest_folded_line(raw) <= 78
         assert "=?" not in str(msg["To"]) + str(msg["Subject"]) and not INVISIBLE.search(str(msg["Subject"]))
         # The link only where the template put it: once in the text, once in the HTML.
         link = str(msg["List-Unsubscribe"]).split(">")[0].strip().lstrip("<")

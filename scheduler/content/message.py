@@ -104,8 +104,24 @@ def make_message_id(campaign: str, year: int, stage: str, entry: int | str, doma
 
 #: RFC 5322 section 2.1.1: lines SHOULD be at most 78 characters and MUST be at most
 #: 998. The policy folds every header to 78 where it has somewhere to fold (whitespace,
-#: or an encoded word it may split); the bodies are quoted-printable, 76 per line.
-POLICY = email.policy.default.clone(max_line_length=78)
+#: or an encoded word it may split); the bodies are quoted-printable. A header set raw
+#: (List-Unsubscribe) is written as given, never refolded.
+POLICY = email.policy.default.clone(max_line_length=78, refold_source="none")
+
+
+def list_unsubscribe_field(value: str) -> str | None:
+    """RFC 2369's List-Unsubscribe value folded after its comma, each URL whole on its
+    line (section 2), however long. Left to the ``email`` package, a link that does not
+    fit 78 characters becomes an RFC 2047 encoded word, which RFC 2047 section 5 does
+    not allow there and a mail client does not decode: one-click unsubscribe (RFC 8058)
+    would find no https URI. None for a value that is not one printable ASCII line of
+    at most 990 characters a URL (then the package folds it, as before)."""
+    if not (value.isascii() and value.isprintable()) or len(value) > 1980:
+        return None
+    folded = value.replace(", <", ",\n <")
+    if max(map(len, folded.split("\n"))) > 990:
+        return None
+    return folded
 
 
 def to_email_message(out: Outgoing) -> EmailMessage:
@@ -118,7 +134,11 @@ def to_email_message(out: Outgoing) -> EmailMessage:
         msg["Reply-To"] = out.reply_to
     msg["Subject"] = header_safe(out.subject)
     for name, value in out.headers().items():
-        msg[name] = value
+        raw = list_unsubscribe_field(value) if name == "List-Unsubscribe" else None
+        if raw is None:
+            msg[name] = value
+        else:
+            msg.set_raw(name, raw)
     # Quoted-printable keeps .eml files readable for organizers who open them.
     msg.set_content(out.rendered.text, charset="utf-8", cte="quoted-printable")
     msg.add_alternative(out.rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")

@@ -15,14 +15,17 @@ theirs filled in:
   exactly the bytes the whole body's encoding gives for it. The other lines, and the
   calendar attachment's base64, are encoded once per group.
 * **Headers.** Message-ID, To, List-Unsubscribe and, when the template prints the name
-  there, Subject. A short line of plain ASCII is written as the ``email`` package
-  writes it; anything else (a non-ASCII name as RFC 2047 encoded words, a name that
-  needs quoting, a line to fold) is folded by the ``email`` package itself.
+  there, Subject. A line of plain ASCII is written as the ``email`` package writes it
+  (List-Unsubscribe as :func:`~scheduler.content.message.list_unsubscribe_field`
+  folds it); a non-ASCII name as RFC 2047 encoded words of our own, which read back
+  the same; anything else (a long name to fold, an unusual address) is folded by the
+  ``email`` package itself.
 
-So a message is byte for byte the one :func:`to_email_message` makes, but for its MIME
-boundaries, which a group shares (RFC 2046 section 5.1.1 asks only that a boundary
-not occur in the parts it separates: a quoted-printable line never holds ``==`` and a
-header line never starts with ``--``). tests/test_fast_mime.py holds it to that.
+So a message is byte for byte the one :func:`to_email_message` makes, but for a
+non-ASCII name's encoded words and the MIME boundaries, which a group shares (RFC 2046
+section 5.1.1 asks only that a boundary not occur in the parts it separates: a
+quoted-printable line never holds ``==`` and a header line never starts with ``--``).
+tests/test_fast_mime.py holds it to that.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from email.message import EmailMessage
 from email.policy import EmailPolicy
 
 from scheduler.content.groups import PLACEHOLDERS
-from scheduler.content.message import POLICY, Outgoing, Rendered, to_email_message
+from scheduler.content.message import POLICY, Outgoing, Rendered, list_unsubscribe_field, to_email_message
 from scheduler.core.values import DISPLAY_NAME_LIMIT, header_safe
 
 _PLACEHOLDER_BYTES = tuple(p.encode("ascii") for p in PLACEHOLDERS)
@@ -55,9 +58,6 @@ _SPECIALS = re.compile(r'[()<>@,:;.\\"\[\]]')
 #: bytes of a name per RFC 2047 encoded word: 60 base64 characters, a word of 72
 _EW_BYTES = 45
 _PLAIN_ID = re.compile(rf"<{_DOT_ATOM}@{_DOT_ATOM}>")
-#: an unsubscribe link whose header folds as any other link of its length would: ASCII
-#: without spaces, nothing that could start an encoded word (RFC 2047) or a comment
-_PLAIN_LINK = re.compile(r"[!#-'*-;=?-~]+")
 
 
 def _policy(linesep: str, utf8: bool) -> EmailPolicy[EmailMessage]:
@@ -147,7 +147,6 @@ class GroupMime:
             # (the recipient fields are the four above), checked so it cannot go unseen.
             raise ValueError(f"{envelope.campaign}/{envelope.stage}: a recipient field outside the known headers")
         self.max_line: int = POLICY.max_line_length or 78
-        self.links: dict[int, tuple[bytes, bytes]] = {}
 
     def _mark(self, part: str, prefix: str, personal: bool) -> str:
         """``part`` with each line that carries a placeholder replaced by a marker line,
@@ -232,19 +231,30 @@ class GroupMime:
         return self.policy.fold_binary(name, self.policy.header_store_parse(name, value)[1])
 
     def _list_unsubscribe(self, out: Outgoing) -> bytes:
-        """RFC 2369's header. Its value is the same for the whole group but for the
-        link, and a plain link folds by its length alone (the ``email`` package breaks
-        unstructured text only at spaces), so the first link of each length is folded
-        by the ``email`` package and the others take its place in that fold."""
-        url = out.unsubscribe_url
-        if not _PLAIN_LINK.fullmatch(url):
-            return self._fold("List-Unsubscribe", out.list_unsubscribe())
-        known = self.links.get(len(url))
-        if known is None:
-            folded = self._fold("List-Unsubscribe", out.list_unsubscribe())
-            link = url.encode("ascii")
-            if folded.count(link) != 1:
-                return folded
-            before, after = folded.split(link)
-            self.links[len(url)] = known = (before, after)
-        return known[0] + url.encode("ascii") + known[1]
+        value = out.list_unsubscribe()
+        raw = list_unsubscribe_field(value)
+        if raw is None:
+            return self._fold("List-Unsubscribe", value)
+        return b"List-Unsubscribe: " + raw.encode("ascii").replace(b"\n", self.eol) + self.eol
+
+
+class GroupMimes:
+    """The :class:`GroupMime` of each content group a run has sent, kept: a run hands a
+    group's recipients over in many batches (one per group per read window), each
+    with an envelope of its own but the group's one rendering, which keys them here;
+    an envelope that differs from the kept one's in any field is built again."""
+
+    def __init__(self, linesep: str = "\n", limit: int = 4096) -> None:
+        self.linesep = linesep
+        self.limit = limit
+        self._kept: dict[tuple[int, bool], GroupMime] = {}
+
+    def get(self, envelope: Outgoing, personal: bool = True) -> GroupMime:
+        key = (id(envelope.rendered), personal)
+        kept = self._kept.get(key)
+        # The kept one holds its envelope, so its rendering's id is not reused.
+        if kept is None or kept.envelope != envelope:
+            if len(self._kept) >= self.limit:
+                self._kept.clear()
+            kept = self._kept[key] = GroupMime(envelope, personal, linesep=self.linesep)
+        return kept

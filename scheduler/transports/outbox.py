@@ -19,7 +19,7 @@ from typing import Any
 
 from scheduler.content.groups import Batch
 from scheduler.content.message import Outgoing, to_email_message
-from scheduler.content.mime import GroupMime
+from scheduler.content.mime import GroupMime, GroupMimes
 from scheduler.core.outcomes import Result, State
 from scheduler.errors import TransportError
 from scheduler.transports.base import FatalAfter, Transport
@@ -69,6 +69,7 @@ class OutboxTransport(Transport):
         self.root = root
         self._writers: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self.mimes = GroupMimes()
 
     def close(self) -> None:
         with self._lock:
@@ -77,27 +78,23 @@ class OutboxTransport(Transport):
             writers.shutdown()
 
     def prepare(self, batch: Batch) -> GroupMime:
-        return GroupMime(batch.envelope, batch.personal)
+        return self.mimes.get(batch.envelope, batch.personal)
 
     def send_group(self, batch: Batch, prepared: Any = None) -> list[Result]:
-        """Each recipient's file, from the group's message built once."""
+        """Each recipient's file, from the group's message built once. Each file goes
+        to the writers as soon as it is made, so the next is made while it is written."""
         mime: GroupMime = prepared if isinstance(prepared, GroupMime) else self.prepare(batch)
         messages = batch.messages()
-        payload = [
-            (self.root / outbox_name(m), mime.message(m, r.substitutions() if batch.personal else {}))
-            for m, r in zip(messages, batch.recipients, strict=True)
-        ]
-        return self.send_payload(payload, messages)
+        pool = self._pool()
+        writing = []
+        for m, r in zip(messages, batch.recipients, strict=True):
+            data = mime.message(m, r.substitutions() if batch.personal else {})
+            writing.append(pool.submit(_written, (self.root / outbox_name(m), data)))
+        return self._answers([w.result() for w in writing], messages)
 
     @classmethod
     def from_config(cls, options: Any, base_dir: Path) -> OutboxTransport:
         return cls(base_dir / options.outbox_dir)
-
-    def send_payload(self, payload: list[tuple[Path, bytes]], messages: Sequence[Outgoing]) -> list[Result]:
-        results = self.post_to_esp(payload, messages)
-        if len(results) != len(messages):  # the check send_batch makes
-            raise TransportError(f"{self.name} returned {len(results)} results for {len(messages)} messages")
-        return results
 
     def build_message_payload(self, messages: Sequence[Outgoing]) -> list[tuple[Path, bytes]]:
         """Messages one by one, through the ``email`` package (the reference path)."""
@@ -110,7 +107,10 @@ class OutboxTransport(Transport):
             return self._writers
 
     def post_to_esp(self, payload: list[tuple[Path, bytes]], messages: Sequence[Outgoing]) -> list[Result]:
-        errors = list(self._pool().map(_written, payload)) if len(payload) > 1 else [_written(p) for p in payload]
+        return self._answers(list(self._pool().map(_written, payload)), messages)
+
+    def _answers(self, errors: list[OSError | None], messages: Sequence[Outgoing]) -> list[Result]:
+        """One result per message from what writing its file raised."""
         done: list[Result] = []
         stop: OSError | None = None
         for exc, m in zip(errors, messages, strict=True):
