@@ -27,8 +27,24 @@ def test_a_forgotten_address_is_not_added_back_by_import(project: Project, run, 
     csv = tmp_path / "list.csv"
     csv.write_text("email,name,language,timezone\nana@example.com,Ana,en,Europe/Lisbon\n", encoding="utf-8")
     imported = run("subscribers", "import", str(csv))
-    assert imported.exit_code == 0, imported.stderr
+    assert (imported.exit_code, imported.stdout) == (
+        0,
+        "0 added, 0 updated, 0 unchanged, 0 rejected, 1 left out (on the suppression list)\n",
+    )
     assert run("subscribers", "show", "ana@example.com").exit_code == 2
+    added = run("subscribers", "add", "ANA@example.com", "--timezone", "Europe/Lisbon")
+    assert (added.exit_code, added.stderr) == (
+        2,
+        "Error: ANA@example.com is on the suppression list (forgotten or suppressed): not added\n",
+    )
+
+
+def test_an_import_with_nobody_suppressed_needs_no_signing_key(project: Project, run, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("ANNIVERSARY_SIGNING_KEY")
+    csv = tmp_path / "list.csv"
+    csv.write_text("email,name,language,timezone\nana@example.com,Ana,en,Europe/Lisbon\n", encoding="utf-8")
+    imported = run("subscribers", "import", str(csv))
+    assert (imported.exit_code, imported.stdout) == (0, "1 added, 0 updated, 0 unchanged, 0 rejected\n")
 
 
 def test_show_refuses_what_is_not_an_address_in_one_line(project: Project, run) -> None:

@@ -93,7 +93,7 @@ def import_(csv_file: Path, config_path: Path | None) -> None:
     for line in imported.report.errors:
         click.echo(f"Error: {line}", err=True)
     counts = imported.counts
-    suppressed = f", {counts['suppressed']} suppressed (asked to be forgotten)" if counts.get("suppressed") else ""
+    suppressed = f", {counts['suppressed']} left out (on the suppression list)" if counts.get("suppressed") else ""
     click.echo(
         f"{counts['added']} added, {counts['updated']} updated, {counts['unchanged']} unchanged, "
         f"{len(imported.report.errors)} rejected{suppressed}"

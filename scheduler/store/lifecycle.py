@@ -179,6 +179,10 @@ class LifecycleQueries(StoreBase):
                 )
         return found
 
+    def suppression_hashes(self) -> set[str]:
+        with self._read() as conn:
+            return set(conn.execute(select(SUPPRESSION.c.email_hash)).scalars())
+
     def suppression_size(self) -> int:
         with self._read() as conn:
             return len(conn.execute(select(SUPPRESSION.c.email_hash).limit(1)).all())

@@ -46,8 +46,22 @@ ImportProgress = Callable[[int, int, int], None]
 
 
 def nobody(email_key: str) -> bool:
-    """The default suppression list: empty."""
+    """An empty suppression list."""
     return False
+
+
+def suppression_check(config: Config, store: Store) -> Callable[[str], bool]:
+    """Whether a lower-cased address is on the suppression list (README: Privacy): its
+    keyed hash under any signing key, current or previous, is there. The list is read
+    once, whole (hashes only), so an import asks no query per row; an empty list needs
+    no key at all."""
+    if not store.suppression_size():
+        return nobody
+    from scheduler.content.tokens import Keyring
+
+    keyring = Keyring.from_config(config)
+    hashes = store.suppression_hashes()
+    return lambda email_key: any(h in hashes for h in keyring.email_hashes(email_key))
 
 
 def import_csv(
@@ -57,16 +71,18 @@ def import_csv(
     now: datetime,
     source: str = "import",
     *,
-    is_suppressed: Callable[[str], bool] = nobody,
+    is_suppressed: Callable[[str], bool] | None = None,
     on_progress: ImportProgress | None = None,
 ) -> Imported:
     """Every bad row reported with its line, the good ones added or updated. A new
     subscriber takes the file's status and consent where it has them (an export
     restores exactly); an existing one keeps theirs, so no file re-activates someone
     who unsubscribed or bounced. An address for which ``is_suppressed(email_key)`` (the
-    lower-cased address) is true, one that asked to be forgotten, is left out and only
+    lower-cased address) is true, one forgotten or suppressed (README: Privacy), is left out and only
     counted. The file is streamed: read, checked and written :data:`IMPORT_CHUNK` rows
     to a transaction, never held whole."""
+    if is_suppressed is None:
+        is_suppressed = suppression_check(config, store)
     report = ImportReport()
     rows = read_rows(path, languages(config), report)
     counts = {"added": 0, "updated": 0, "unchanged": 0, "suppressed": 0}
@@ -104,6 +120,8 @@ def add(
         row, warning = validate_row(email, name, language or langs[0], zone, langs)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if store.get_subscriber(row.email) is None and suppression_check(config, store)(row.email.lower()):
+        raise UsageError(f"{row.email} is on the suppression list (forgotten or suppressed): not added")
     (done,) = store.upsert_subscribers_each([row], "cli", now)
     return Added(done.email, done.outcome, warning)
 
