@@ -47,3 +47,20 @@ def test_comments_cite_readme_or_benchmarks_never_an_issue_number() -> None:
         if re.search(r"\b[Ii]ssue \d+", line)
     ]
     assert not cites, cites
+
+
+def test_every_lazily_loaded_command_is_found_under_its_own_name() -> None:
+    from scheduler.cli import LAZY, _load
+
+    for name in LAZY:
+        command = _load(name)
+        assert command is not None and command.name == name, (name, command)
+
+
+def test_status_does_not_import_the_web_apps() -> None:
+    code = (
+        "import sys; from scheduler.cli import cli, _load; _load('status'); "
+        "print(sorted(m for m in sys.modules if m.startswith(('fastapi', 'scheduler.web', 'scheduler.studio'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "[]\n", done.stdout + done.stderr

@@ -61,26 +61,49 @@ def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="anniversary")
 
 
-def _register() -> None:
-    from scheduler.cli import db, send, service, status, subscribers
+#: each command's module and name in it, imported only when that command runs (or
+#: ``--help`` lists them): ``status`` must not pay for the web app's imports
+#: (BENCHMARKS.md, status at a million)
+LAZY: dict[str, str] = {
+    "check": "send:check",
+    "preview": "send:preview",
+    "send": "send:send",
+    "send-test": "send:send_test",
+    "run-due": "send:run_due",
+    "resend": "send:resend",
+    "demo": "send:demo",
+    "status": "status:status",
+    "plan": "status:plan",
+    "daemon": "service:daemon",
+    "heads-up": "service:heads_up",
+    "subscribers": "subscribers:subscribers",
+    "db": "db:db",
+    "serve": "web:serve",
+    "studio": "studio:studio",
+}
 
-    cli.add_command(subscribers.subscribers)
-    from scheduler.cli import privacy
 
-    subscribers.subscribers.add_command(privacy.show)
-    subscribers.subscribers.add_command(privacy.forget)
-    cli.add_command(db.db)
-    from scheduler.cli.web import serve
+def _load(name: str) -> click.Command | None:
+    import importlib
 
-    cli.add_command(serve)
-    from scheduler.cli.studio import studio
-
-    cli.add_command(studio)
-    for command in send.COMMANDS + status.COMMANDS + service.COMMANDS:
-        cli.add_command(command)
+    where = LAZY.get(name)
+    if where is None:
+        return None
+    module, attr = where.split(":")
+    command: click.Command = getattr(importlib.import_module(f"scheduler.cli.{module}"), attr)
+    return command
 
 
-_register()
+def _list(ctx: click.Context) -> list[str]:
+    return sorted(LAZY)
+
+
+def _get(ctx: click.Context, name: str) -> click.Command | None:
+    return cli.commands.get(name) or _load(name)
+
+
+cli.list_commands = _list  # type: ignore[method-assign]
+cli.get_command = _get  # type: ignore[method-assign]
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -8,7 +8,6 @@ import click
 
 from scheduler.cli.common import config_option, get_config, open_store, utcnow
 from scheduler.errors import UsageError
-from scheduler.lifecycle import privacy
 
 
 @click.command("show")
@@ -22,6 +21,8 @@ def show(email: str, config_path: Path | None) -> None:
     Example:
         anniversary subscribers show ana@example.com > ana.json
     """
+    from scheduler.lifecycle import privacy
+
     found = privacy.show(open_store(get_config(config_path)), email)
     if found is None:
         raise UsageError(f"no subscriber {email!r}")
@@ -40,6 +41,8 @@ def forget(email: str, config_path: Path | None) -> None:
     Example:
         anniversary subscribers forget ana@example.com
     """
+    from scheduler.lifecycle import privacy
+
     config = get_config(config_path)
     if not privacy.forget(config, open_store(config), email, utcnow()):
         raise UsageError(f"no subscriber {email!r}")

@@ -219,3 +219,14 @@ def suppress(email: str, reason: str, config_path: Path | None) -> None:
         click.echo(f"{email}: suppressed; the subscriber is no longer mailed")
     else:
         click.echo(f"{email}: suppressed; not a subscriber, kept on the suppression list so no import adds it")
+
+
+def _privacy() -> None:
+    # show and forget live with the other privacy commands (cli/privacy.py).
+    from scheduler.cli import privacy
+
+    subscribers.add_command(privacy.show)
+    subscribers.add_command(privacy.forget)
+
+
+_privacy()
