@@ -285,7 +285,7 @@ class StoreBase:
     @contextmanager
     def _one_line_errors(self) -> Iterator[None]:
         # Statements SQLAlchemy runs reach make_engine's handle_error; the hot ones the
-        # ledger hands straight to the driver (ledger._driver_sql) arrive here as they are.
+        # ledger hands straight to the driver (driver.driver_sql) arrive here as they are.
         try:
             yield
         except (DBAPIError, sqlite3.Error) as exc:
