@@ -13,8 +13,8 @@ from conftest import Project
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-COLUMNS = "email, name, language, timezone, status, consent_at, consent_source"
-HEADER = "email,name,language,timezone,status,consent_at,consent_source\n"
+COLUMNS = "email, name, language, timezone, status, consent_at, consent_source, region"
+HEADER = "email,name,language,timezone,status,consent_at,consent_source,region\n"
 
 
 def _restored_config(project: Project) -> Path:
@@ -37,8 +37,8 @@ def test_export_restores_status_and_consent_into_an_empty_database(run, project:
     more = project.root / "more.csv"
     more.write_text(
         HEADER
-        + "ben@example.com,Ben,ru,Europe/Moscow,bounced,2020-02-29T23:30:00.5-03:00,web\n"
-        + "cy@example.com,Cy,tr,UTC,pending,2024-05-01T09:30:00+00:00,sign-up form\n",
+        + "ben@example.com,Ben,ru,Europe/Moscow,bounced,2020-02-29T23:30:00.5-03:00,web,us-ny\n"
+        + "cy@example.com,Cy,tr,UTC,pending,2024-05-01T09:30:00+00:00,sign-up form,\n",
         encoding="utf-8",
     )
     run("subscribers", "import", str(more))
@@ -51,10 +51,10 @@ def test_export_restores_status_and_consent_into_an_empty_database(run, project:
     assert run("subscribers", "export", str(backup)).exit_code == 0
     assert backup.read_text(encoding="utf-8") == (
         HEADER
-        + f"ana@example.com,Ana,az,Asia/Baku,active,{_iso(imported_at['ana@example.com'])},import\n"
-        + f"Jo@example.org,Jo,en,America/Los_Angeles,unsubscribed,{_iso(imported_at['Jo@example.org'])},import\n"
-        + "ben@example.com,Ben,ru,Europe/Moscow,bounced,2020-03-01T02:30:00.500000+00:00,web\n"
-        + "cy@example.com,Cy,tr,UTC,pending,2024-05-01T09:30:00+00:00,sign-up form\n"
+        + f"ana@example.com,Ana,az,Asia/Baku,active,{_iso(imported_at['ana@example.com'])},import,\n"
+        + f"Jo@example.org,Jo,en,America/Los_Angeles,unsubscribed,{_iso(imported_at['Jo@example.org'])},import,\n"
+        + "ben@example.com,Ben,ru,Europe/Moscow,bounced,2020-03-01T02:30:00.500000+00:00,web,US-NY\n"
+        + "cy@example.com,Cy,tr,UTC,pending,2024-05-01T09:30:00+00:00,sign-up form,\n"
     )
 
     restored = _restored_config(project)
@@ -122,16 +122,17 @@ def test_any_export_restores_exactly(run, project: Project, data: list[tuple]) -
     src = project.root / "people.csv"
     with src.open("w", encoding="utf-8", newline="") as fh:
         # Written as the export writes them: an import takes one ' off an escaped cell.
-        cells = [[spreadsheet_safe(c) for c in (*r[:5], r[5].isoformat(), r[6])] for r in data]
+        cells = [[spreadsheet_safe(c) for c in (*r[:5], r[5].isoformat(), r[6])] + [""] for r in data]
         csv.writer(fh).writerows([HEADER.strip().split(","), *cells])
     assert run("subscribers", "import", str(src)).exit_code == 0
     # Stored as given: no escape quote is left in the database.
-    assert [(*p[:5], p[6]) for p in _people(project.root / "subscribers.db")] == [(*r[:5], r[6]) for r in data]
+    assert [(*p[:5], p[6], p[7]) for p in _people(project.root / "subscribers.db")] == [(*r[:5], r[6], None) for r in data]
     exported = run("subscribers", "export").stdout
     written = list(csv.reader(io.StringIO(exported)))[1:]
     assert [r[:5] + r[6:] for r in written] == [r[:5] + r[6:] for r in cells]  # consent_at comes back in UTC
     back = [[as_written(c) for c in r] for r in written]
     assert [(*r[:5], datetime.fromisoformat(r[5]), r[6]) for r in back] == data  # aware datetimes compare as instants
+    assert {r[7] for r in back} <= {""}
     backup = project.root / "backup.csv"
     backup.write_text(exported, encoding="utf-8")
     result = run("subscribers", "import", str(backup), config=restored)

@@ -19,7 +19,7 @@ from scheduler.store import Store
 from scheduler.subscribers.csvfile import ImportReport, escape_cell, read_rows, validate_row
 from scheduler.subscribers.regions import has_region_column, import_regions
 
-EXPORT_COLUMNS = ("email", "name", "language", "timezone", "status", "consent_at", "consent_source")
+EXPORT_COLUMNS = ("email", "name", "language", "timezone", "status", "consent_at", "consent_source", "region")
 
 
 def languages(config: Config) -> list[str]:
@@ -133,6 +133,8 @@ def export_rows(store: Store, status: Status | None = None) -> Iterator[list[Any
     import takes it off again."""
     yield list(EXPORT_COLUMNS)
     for row in store.iter_subscribers(status):
+        if row["status"] == Status.FORGOTTEN:
+            continue  # an erased row: nothing of it is personal data, nothing to restore
         yield [
             row[c].isoformat() if c == "consent_at" else escape_cell(row[c]) if row[c] else row[c]
             for c in EXPORT_COLUMNS
