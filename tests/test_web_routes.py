@@ -5,6 +5,7 @@ without cookies, hostile input, health, paths, headers and the client's address.
 
 from __future__ import annotations
 
+import html
 import re
 import sqlite3
 from urllib.parse import quote
@@ -463,3 +464,13 @@ def test_client_ip_walks_x_forwarded_for_from_the_right_past_trusted_proxies() -
     assert client_ip("2001:db8::5", ["203.0.113.9"], trusted) == "203.0.113.9"
     assert client_ip("10.0.0.1", [], trusted) == "10.0.0.1"
     assert client_ip("10.0.0.1", ["203.0.113.9"], []) == "10.0.0.1"
+
+
+def test_the_preferences_page_links_the_campaign_years_action(web: Web) -> None:
+    path = web.subscribe_and_confirm("rec@example.com")
+    page = web.client.get(path)
+    assert page.status_code == 200
+    (link,) = re.findall(r'<a href="(https://example\.org/anniversary/action/[^"]+)">', page.text)
+    token = link.rsplit("/", 1)[1]
+    sid, campaign, year = web.app_state().keyring.read_action(html.unescape(token))
+    assert (sid, campaign, year) == (web.app_state().store.subscriber_id_for("rec@example.com"), "black-january", 2027)

@@ -72,7 +72,7 @@ def _manage(
 @router.get("/unsubscribe/{token}")
 def unsubscribe_page(request: Request, token: str, lc: LifecycleDep, now: NowDep) -> HTMLResponse:
     """The footer's visible link: a button and the preferences; unsubscribes nothing."""
-    return _manage(request, lc, now, lc.profile(token), token, mode="unsubscribe")
+    return _manage(request, lc, now, lc.profile(token, now), token, mode="unsubscribe")
 
 
 @router.post("/unsubscribe/{token}")
@@ -100,7 +100,7 @@ def one_click(
 
 @router.get("/preferences/{token}")
 def preferences_page(request: Request, token: str, lc: LifecycleDep, now: NowDep) -> HTMLResponse:
-    return _manage(request, lc, now, lc.profile(token), token, mode="preferences")
+    return _manage(request, lc, now, lc.profile(token, now), token, mode="preferences")
 
 
 @router.post("/preferences/{token}")
@@ -118,7 +118,7 @@ def preferences(
     timezone: Field = "",
     region: Field = "",
 ) -> HTMLResponse:
-    profile = lc.profile(token)
+    profile = lc.profile(token, now)
     page_language(request, known=profile.language)
     check_form(lc, csrf_token, PREFERENCES, token, now)
     if action == "resubscribe":
