@@ -32,7 +32,7 @@ from scheduler.content.groups import (
 from scheduler.content.message import CalendarPart, Outgoing, Rendered, to_email_message
 from scheduler.content.mime import GroupMime
 from scheduler.core.values import header_safe
-from scheduler.transports.outbox import OutboxTransport, outbox_name
+from scheduler.transports.outbox import OutboxTransport, outbox_name, write_all
 
 TEXT = (
     f"Dear {NAME_TEXT},\n\nOn the night of 19–20 January 1990, 26,000 Soviet troops entered Baku. "
@@ -247,3 +247,19 @@ def test_no_line_passes_78_for_long_names(eol: str) -> None:
         assert_same(fast, slow, who, eol.encode())
         longest = max(map(len, fast.split(eol.encode())))
         assert longest <= max(78, max(map(len, slow.split(eol.encode())))), who
+
+
+@pytest.mark.parametrize("sync", ["syncfs", "an fsync each"])
+def test_a_batch_of_files_is_written_whole_owner_only_and_one_bad_path_fails_alone(tmp_path: Path, sync: str) -> None:
+    (tmp_path / "blocked").write_text("a file where a folder should be")
+    items = [
+        (tmp_path / "a" / "1.eml", b"one\n"),
+        (tmp_path / "blocked" / "2027" / "2.eml", b"two\n"),
+        (tmp_path / "a" / "3.eml", b"three\n" * 100_000),
+    ]
+    errors = write_all(items) if sync == "syncfs" else write_all(items, syncfs=None)
+    assert [e.strerror if e else None for e in errors] == [None, "Not a directory", None]
+    assert (tmp_path / "a" / "1.eml").read_bytes() == b"one\n"
+    assert (tmp_path / "a" / "3.eml").read_bytes() == b"three\n" * 100_000
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["1.eml", "3.eml"]  # no temporary file left
+    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "a").iterdir()} == {0o600}
