@@ -10,14 +10,17 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from smtp_server import Handler, start
 
 from scheduler.content.groups import (
     ACTION_HTML,
@@ -33,6 +36,7 @@ from scheduler.content.message import CalendarPart, Outgoing, Rendered, to_email
 from scheduler.content.mime import GroupMime
 from scheduler.core.values import header_safe
 from scheduler.transports.outbox import OutboxTransport, outbox_name, write_all
+from scheduler.transports.smtp import SmtpSettings, SmtpTransport
 
 TEXT = (
     f"Dear {NAME_TEXT},\n\nOn the night of 19–20 January 1990, 26,000 Soviet troops entered Baku. "
@@ -263,3 +267,36 @@ def test_a_batch_of_files_is_written_whole_owner_only_and_one_bad_path_fails_alo
     assert (tmp_path / "a" / "3.eml").read_bytes() == b"three\n" * 100_000
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["1.eml", "3.eml"]  # no temporary file left
     assert {p.stat().st_mode & 0o777 for p in (tmp_path / "a").iterdir()} == {0o600}
+
+
+@dataclass
+class RawHandler(Handler):
+    """The test server's handler, also keeping each message's bytes as they arrived."""
+
+    raw: list[bytes] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.raw.append(envelope.content)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_smtp_sends_the_group_built_message_and_a_non_ascii_address_with_utf8_headers() -> None:
+    handler = RawHandler()
+    controller = start(handler, enable_SMTPUTF8=True)
+    people = [recipient(1, "Ana"), recipient(2, "Əliyeva Aynur"), recipient(3, "<b>&", "ali@bücher.example")]
+    batch = Batch(envelope(), people)
+    try:
+        settings = SmtpSettings(host="127.0.0.1", port=controller.port, security="none", timeout_seconds=5)
+        with SmtpTransport(settings) as transport:
+            results = transport.send_group(batch)
+    finally:
+        controller.stop()
+    assert [(r.entry_id, r.state.value) for r in results] == [(1, "sent"), (2, "sent"), (3, "sent")]
+    assert [tos for _, tos in handler.envelopes] == [[p.email] for p in people]
+    # CRLF on the wire (RFC 5321 section 2.3.8), otherwise the reference's bytes.
+    wire = GroupMime(batch.envelope, linesep="\r\n").policy
+    for raw, m in zip(handler.raw[:2], batch.messages(), strict=False):
+        assert_same(raw, to_email_message(m).as_bytes(policy=wire), m.to_name, b"\r\n")
+    # The non-ASCII address: the reference path, its headers as UTF-8 (RFC 6532).
+    assert 'To: "<b>&" <ali@bücher.example>\r\n'.encode() in handler.raw[2]
+    assert handler.envelopes[2][0] == "commemorations@example.org"

@@ -25,18 +25,24 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from scheduler.content.message import Outgoing, to_email_message
+from scheduler.content.groups import Batch
+from scheduler.content.message import POLICY, Outgoing, to_email_message
+from scheduler.content.mime import GroupMime, GroupMimes
 from scheduler.core.outcomes import Result, State
 from scheduler.errors import MissingSecret, TransportError
 from scheduler.transports.base import Settings, Transport, answers_kept, unsupported_feature
 
 log = logging.getLogger("scheduler.transports.smtp")
+
+#: RFC 5321 section 2.3.8: CRLF ends every line on the wire
+_WIRE = POLICY.clone(linesep="\r\n")
+#: RFC 6532: headers as UTF-8, for a server that offers SMTPUTF8
+_WIRE_UTF8 = _WIRE.clone(utf8=True)  # type: ignore[call-arg]
 
 
 class SmtpSettings(Settings):
@@ -99,6 +105,7 @@ class SmtpTransport(Transport):
         self._lock = threading.Lock()
         #: connections opened, for tests and the log
         self.connects = 0
+        self.mimes = GroupMimes(linesep="\r\n")
 
     @classmethod
     def from_config(cls, options: Any, base_dir: Path) -> SmtpTransport:
@@ -169,26 +176,44 @@ class SmtpTransport(Transport):
 
     # -- the pipeline ------------------------------------------------------------------
 
-    def build_message_payload(self, messages: Sequence[Outgoing]) -> list[tuple[Outgoing, EmailMessage]]:
-        return [(m, to_email_message(m)) for m in messages]
+    def prepare(self, batch: Batch) -> GroupMime:
+        return self.mimes.get(batch.envelope, batch.personal)
 
-    def post_to_esp(self, payload: list[tuple[Outgoing, EmailMessage]], messages: Sequence[Outgoing]) -> list[Result]:
+    def send_group(self, batch: Batch, prepared: Any = None) -> list[Result]:
+        """Each recipient's message from the group's, built once (README: Transports);
+        a non-ASCII address's is made whole with UTF-8 headers when it goes out."""
+        mime: GroupMime = prepared if isinstance(prepared, GroupMime) else self.prepare(batch)
+        messages = batch.messages()
+        payload = [
+            (m, mime.message(m, r.substitutions() if batch.personal else {}) if _ascii(m) else None)
+            for m, r in zip(messages, batch.recipients, strict=True)
+        ]
+        results = self.post_to_esp(payload, messages)
+        if len(results) != len(messages):  # the check send_batch makes
+            raise TransportError(f"smtp returned {len(results)} results for {len(messages)} messages")
+        return results
+
+    def build_message_payload(self, messages: Sequence[Outgoing]) -> list[tuple[Outgoing, bytes | None]]:
+        """Messages one by one, through the ``email`` package (the reference path)."""
+        return [(m, to_email_message(m).as_bytes(policy=_WIRE) if _ascii(m) else None) for m in messages]
+
+    def post_to_esp(self, payload: list[tuple[Outgoing, bytes | None]], messages: Sequence[Outgoing]) -> list[Result]:
         done: list[Result] = []
         # A reconnect whose login fails stops the run; what went before is recorded.
         with answers_kept(done):
-            for out, msg in payload:
-                done.append(self._send_one(out, msg))
+            for out, data in payload:
+                done.append(self._send_one(out, data))
         return done
 
     def parse_recipient_status(self, response: list[Result], messages: Sequence[Outgoing]) -> list[Result]:
         return response
 
-    def _send_one(self, out: Outgoing, msg: EmailMessage) -> Result:
+    def _send_one(self, out: Outgoing, data: bytes | None) -> Result:
         entry = out.entry_id or 0
         attempt = 0
         while True:
             try:
-                state, reason = self._transaction(out, msg)
+                state, reason = self._transaction(out, data)
                 if state is State.SENT:
                     return Result(entry, State.SENT, out.message_id, None)
                 return Result(entry, state, None, reason)
@@ -208,19 +233,18 @@ class SmtpTransport(Transport):
                 self.sleep(wait)
                 attempt += 1
 
-    def _transaction(self, out: Outgoing, msg: EmailMessage) -> tuple[State, str | None]:
+    def _transaction(self, out: Outgoing, data: bytes | None) -> tuple[State, str | None]:
+        """``data``: the message on the wire, or None for one to a non-ASCII address."""
         conn = self._conn()
         options: list[str] = []
-        policy = msg.policy.clone(linesep="\r\n")
-        if not (out.to_email.isascii() and out.from_email.isascii()):
+        if data is None:
             # RFC 6531: a non-ASCII address needs SMTPUTF8 on the server.
             if not conn.has_extn("smtputf8"):
                 return State.FAILED, str(
                     unsupported_feature("smtp", f"a non-ASCII address (server {self.settings.host} lacks SMTPUTF8)")
                 )
             options = ["SMTPUTF8", "BODY=8BITMIME"]
-            policy = policy.clone(utf8=True)  # type: ignore[call-arg]
-        data = msg.as_bytes(policy=policy)
+            data = to_email_message(out).as_bytes(policy=_WIRE_UTF8)
         try:
             code, resp = conn.mail(out.from_email, options)
             if code != 250:
@@ -248,3 +272,7 @@ class SmtpTransport(Transport):
         if 400 <= code < 500:
             raise _Retry(f"SMTP server deferred {stage}: {code} {_text(resp)}")
         return State.FAILED, f"SMTP server refused {stage}: {code} {_text(resp)}"
+
+
+def _ascii(out: Outgoing) -> bool:
+    return out.to_email.isascii() and out.from_email.isascii()
