@@ -40,6 +40,19 @@ def _start(project: Project) -> subprocess.Popen[bytes]:
     )
 
 
+def _entries(project: Project) -> int:
+    path = project.root / "subscribers.db"
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        return int(db.execute("select count(*) from ledger").fetchone()[0])
+    except sqlite3.OperationalError:  # the schema is being made
+        return 0
+    finally:
+        db.close()
+
+
 def _state(project: Project) -> tuple[dict[int, str], Counter[str]]:
     db = sqlite3.connect(project.root / "subscribers.db")
     entries = dict(db.execute("select id, state from ledger").fetchall())
@@ -74,17 +87,21 @@ def test_sigkill_at_any_point_never_resends(project: Project) -> None:
         capture_output=True,
     )
     kills = 0
-    delay = 0.9
-    for _ in range(12):
+    for round_ in range(12):
+        seen = _entries(project)
         proc = _start(project)
-        time.sleep(delay)
+        # Killed as soon as this run has claimed something, plus a little more each
+        # round: never before it starts, whatever the machine's speed or load.
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and _entries(project) == seen and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.02 * round_)
         if proc.poll() is not None:
             break
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kills += 1
         _check_invariants(project)
-        delay += 0.15
     final = _start(project)
     assert final.wait(timeout=120) == 0, final.stderr.read() if final.stderr else ""
     entries = _check_invariants(project)
