@@ -67,3 +67,11 @@ def screenshot(page: Any, name: str) -> Path:
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def check_page(page: Any, name: str) -> None:
+    """Screenshots at phone and desktop width, and no serious or critical axe finding."""
+    for size, label in ((PHONE, "phone"), (DESKTOP, "desktop")):
+        page.set_viewport_size(size)
+        screenshot(page, f"{name}-{label}")
+    assert axe_violations(page) == [], name

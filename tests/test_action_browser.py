@@ -9,20 +9,15 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
-from browser import DESKTOP, PHONE, axe_violations, chromium, require_browser, screenshot
+from browser import check_page, chromium, require_browser
 from conftest import Project
-from web_helpers import Web, make_web
+from web_helpers import Web, make_web, serving
 
 from scheduler.web.action_i18n import STRINGS
-from scheduler.web.app import utc_clock
 
 require_browser()
 
@@ -32,31 +27,8 @@ LINK = re.compile(r"https://example\.org(/anniversary/action/a1\.\S+)")
 @pytest.fixture
 def served(project: Project) -> Iterator[tuple[Web, str]]:
     web = make_web(project)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(web.client.app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    web.client.app.state.clock = utc_clock  # type: ignore[attr-defined]
-    try:
-        yield web, f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-
-
-def check_page(page: Any, name: str) -> None:
-    for size, label in ((PHONE, "phone"), (DESKTOP, "desktop")):
-        page.set_viewport_size(size)
-        screenshot(page, f"action-{name}-{label}")
-    assert axe_violations(page) == [], name
+    with serving(web) as base:
+        yield web, base
 
 
 def action_link(project: Project, address: str) -> str:
@@ -78,7 +50,7 @@ def send_letter(url: str, link: str, browser: Any, *, language: str, region: str
         page.goto(url + link)
         assert page.locator("h1").inner_text() == w["title"]
         assert page.locator(".count").inner_text().endswith(f": {count - 1}")
-        check_page(page, f"{language}-open")
+        check_page(page, f"action-{language}-open")
         page.select_option("#pick-region", region)
         with page.expect_navigation():
             page.click(".region-picker button")
@@ -89,19 +61,19 @@ def send_letter(url: str, link: str, browser: Any, *, language: str, region: str
         page.fill("#address", "350 Fifth Avenue, New York, NY 10118, USA")
         letter = page.locator("#letter")
         letter.fill(letter.input_value() + "\nWith my thanks, from a constituent.")
-        check_page(page, f"{language}-letter")
+        check_page(page, f"action-{language}-letter")
         with page.expect_navigation():
             page.click(".letter-form button[type=submit]")
         assert page.locator("h2#sent").inner_text() == w["sent_title"]
         assert page.locator(".count").inner_text().endswith(f": {count}")
         assert "With my thanks, from a constituent." in page.locator(".letter-sent").inner_text()
-        check_page(page, f"{language}-sent")
+        check_page(page, f"action-{language}-sent")
         late.fill("#address", "1 Other Street")
         with late.expect_navigation():
             late.click(".letter-form button[type=submit]")
         assert late.locator("h2#sent").inner_text() == w["already_title"]
         assert late.locator(".count").inner_text().endswith(f": {count}")
-        check_page(late, f"{language}-already-sent")
+        check_page(late, f"action-{language}-already-sent")
     finally:
         context.close()
 

@@ -6,20 +6,15 @@ violation), and its main button is reached with the Tab key."""
 
 from __future__ import annotations
 
-import socket
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
-from browser import DESKTOP, PHONE, axe_violations, chromium, require_browser, screenshot
+from browser import check_page, chromium, require_browser
 from conftest import Project
-from web_helpers import Web, make_web
+from web_helpers import Web, make_web, serving
 
-from scheduler.web.app import utc_clock
 from scheduler.web.i18n import STRINGS
 
 require_browser()
@@ -28,33 +23,8 @@ require_browser()
 @pytest.fixture
 def served(project: Project) -> Iterator[tuple[Web, str]]:
     web = make_web(project)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(web.client.app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    # A real browser walk runs on the real clock.
-    web.client.app.state.clock = utc_clock  # type: ignore[attr-defined]
-    try:
-        yield web, f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-
-
-def check_page(page: Any, name: str) -> None:
-    """Screenshots at both widths, and axe-core's serious and critical findings."""
-    for size, label in ((PHONE, "phone"), (DESKTOP, "desktop")):
-        page.set_viewport_size(size)
-        screenshot(page, f"web-{name}-{label}")
-    assert axe_violations(page) == [], name
+    with serving(web) as base:
+        yield web, base
 
 
 def tab_reaches(page: Any, selector: str, limit: int = 40) -> int:
@@ -77,37 +47,37 @@ def walk(web: Web, url: str, browser: Any, *, first: str, then: str, email: str)
         assert page.locator("h1").inner_text() == w1["subscribe_title"]
         # zone.js filled the select from the browser's own zone.
         assert page.locator("#timezone").input_value() == "Asia/Baku"
-        check_page(page, f"{first}-subscribe")
+        check_page(page, f"web-{first}-subscribe")
         assert tab_reaches(page, "button[type=submit]") <= 12
         page.fill("#email", email)
         page.fill("#name", "Leyla")
         page.select_option("#language", first)
         page.click("button[type=submit]")
         assert page.locator("h1").inner_text() == w1["subscribed_title"]
-        check_page(page, f"{first}-subscribed")
+        check_page(page, f"web-{first}-subscribed")
         assert web.status(email) == "pending"
 
         page.goto(url + web.confirmation_path(email))
         assert page.locator("h1").inner_text() == w1["confirm_title"]
-        check_page(page, f"{first}-confirm")
+        check_page(page, f"web-{first}-confirm")
         assert tab_reaches(page, "button[type=submit]") <= 3
         assert web.status(email) == "pending"
         with page.expect_navigation():
             page.keyboard.press("Enter")
         assert page.locator("h1").inner_text() == w1["confirmed_title"]
-        check_page(page, f"{first}-confirmed")
+        check_page(page, f"web-{first}-confirmed")
         assert web.status(email) == "active"
 
         page.click("a.button-link")
         assert page.locator("h1").inner_text() == w1["preferences_title"]
-        check_page(page, f"{first}-preferences")
+        check_page(page, f"web-{first}-preferences")
         page.select_option("#language", then)
         page.select_option("#timezone", "Europe/Istanbul")
         page.fill("#region", "AZ-BA")
         page.click("form:has(#region) button[type=submit]")
         assert page.locator("html").get_attribute("lang") == then
         assert page.locator(".notice").inner_text() == w2["saved"]
-        check_page(page, f"{then}-preferences-saved")
+        check_page(page, f"web-{then}-preferences-saved")
         assert (web.row(email, "language"), web.row(email, "timezone"), web.row(email, "region")) == (
             then,
             "Europe/Istanbul",
@@ -117,18 +87,18 @@ def walk(web: Web, url: str, browser: Any, *, first: str, then: str, email: str)
         unsubscribe = page.url.replace("/preferences/", "/unsubscribe/")
         page.goto(unsubscribe)
         assert page.locator("h1").inner_text() == w2["unsubscribe_title"]
-        check_page(page, f"{then}-unsubscribe")
+        check_page(page, f"web-{then}-unsubscribe")
         assert web.status(email) == "active"
         assert tab_reaches(page, "form[action$='" + unsubscribe.split("/anniversary", 1)[1] + "'] button") <= 3
         with page.expect_navigation():
             page.keyboard.press("Enter")
         assert page.locator("h1").inner_text() == w2["unsubscribed_title"]
-        check_page(page, f"{then}-unsubscribed")
+        check_page(page, f"web-{then}-unsubscribed")
         assert web.status(email) == "unsubscribed"
 
         page.goto(f"{url}/anniversary/unsubscribe/v1.1.forged")
         assert page.locator("h1").inner_text() == STRINGS["en"]["error_link_title"]
-        check_page(page, f"{first}-error")
+        check_page(page, f"web-{first}-error")
     finally:
         context.close()
 

@@ -10,6 +10,7 @@ import re
 import socket
 import sqlite3
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -176,3 +177,33 @@ class Forwarder:
             with contextlib.suppress(OSError):
                 end.shutdown(socket.SHUT_RDWR)
                 end.close()
+
+
+@contextlib.contextmanager
+def serving(web: Web) -> Iterator[str]:
+    """The web app on a free loopback port, in a thread, for a real browser; on the real
+    clock, since a browser walk takes real time. Yields its base URL."""
+    import time
+
+    import uvicorn
+
+    from scheduler.web.app import utc_clock
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(web.client.app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    web.client.app.state.clock = utc_clock  # type: ignore[attr-defined]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
