@@ -283,7 +283,12 @@ class RawHandler(Handler):
 def test_smtp_sends_the_group_built_message_and_a_non_ascii_address_with_utf8_headers() -> None:
     handler = RawHandler()
     controller = start(handler, enable_SMTPUTF8=True)
-    people = [recipient(1, "Ana"), recipient(2, "Əliyeva Aynur"), recipient(3, "<b>&", "ali@bücher.example")]
+    people = [
+        recipient(1, "Ana"),
+        recipient(2, "Əliyeva Aynur"),
+        recipient(3, "<b>&", "ali@bücher.example"),
+        recipient(4, "Əli", "əli@example.org"),
+    ]
     batch = Batch(envelope(), people)
     try:
         settings = SmtpSettings(host="127.0.0.1", port=controller.port, security="none", timeout_seconds=5)
@@ -291,8 +296,13 @@ def test_smtp_sends_the_group_built_message_and_a_non_ascii_address_with_utf8_he
             results = transport.send_group(batch)
     finally:
         controller.stop()
-    assert [(r.entry_id, r.state.value) for r in results] == [(1, "sent"), (2, "sent"), (3, "sent")]
-    assert [tos for _, tos in handler.envelopes] == [[p.email] for p in people]
+    assert [(r.entry_id, r.state.value) for r in results] == [(1, "sent"), (2, "sent"), (3, "sent"), (4, "failed")]
+    # A non-ASCII local part: the email package cannot write it; that entry fails alone.
+    assert (
+        results[3].reason
+        == "the smtp transport cannot carry the address 'əli@example.org': its local part is not ASCII"
+    )
+    assert [tos for _, tos in handler.envelopes] == [[p.email] for p in people[:3]]
     # CRLF on the wire (RFC 5321 section 2.3.8), otherwise the reference's bytes.
     wire = GroupMime(batch.envelope, linesep="\r\n").policy
     for raw, m in zip(handler.raw[:2], batch.messages(), strict=False):
@@ -300,3 +310,15 @@ def test_smtp_sends_the_group_built_message_and_a_non_ascii_address_with_utf8_he
     # The non-ASCII address: the reference path, its headers as UTF-8 (RFC 6532).
     assert 'To: "<b>&" <ali@bücher.example>\r\n'.encode() in handler.raw[2]
     assert handler.envelopes[2][0] == "commemorations@example.org"
+
+
+def test_an_address_the_email_package_cannot_write_fails_alone_in_the_outbox(tmp_path: Path) -> None:
+    batch = Batch(envelope(), [recipient(1, "Ana"), recipient(2, "Əli", "əli@example.org"), recipient(3, "Bob")])
+    with OutboxTransport(tmp_path) as outbox:
+        results = outbox.send_group(batch)
+    assert [(r.entry_id, r.state.value, r.reason) for r in results] == [
+        (1, "sent", None),
+        (2, "failed", "the outbox transport cannot carry the address 'əli@example.org': its local part is not ASCII"),
+        (3, "sent", None),
+    ]
+    assert sorted(p.name for p in tmp_path.rglob("*.eml")) == ["000000001.eml", "000000003.eml"]

@@ -35,6 +35,7 @@ import dataclasses
 import re
 import secrets
 from email import quoprimime
+from email.errors import HeaderDefect, NonASCIILocalPartDefect
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import EmailPolicy
@@ -58,6 +59,13 @@ _SPECIALS = re.compile(r'[()<>@,:;.\\"\[\]]')
 #: bytes of a name per RFC 2047 encoded word: 60 base64 characters, a word of 72
 _EW_BYTES = 45
 _PLAIN_ID = re.compile(rf"<{_DOT_ATOM}@{_DOT_ATOM}>")
+
+
+def unaddressable(transport: str, address: str, defect: HeaderDefect) -> str:
+    """Why a message to ``address`` cannot be written (the ``email`` package refuses
+    the address), in the words of ``unsupported_feature``: that entry fails alone."""
+    why = "its local part is not ASCII" if isinstance(defect, NonASCIILocalPartDefect) else str(defect)
+    return f"the {transport} transport cannot carry the address {address!r}: {why}"
 
 
 def _policy(linesep: str, utf8: bool) -> EmailPolicy[EmailMessage]:

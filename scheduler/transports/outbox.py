@@ -18,15 +18,16 @@ import os
 import platform
 import re
 from collections.abc import Callable, Sequence
+from email.errors import HeaderDefect
 from pathlib import Path
 from typing import Any
 
 from scheduler.content.groups import Batch
 from scheduler.content.message import Outgoing, to_email_message
-from scheduler.content.mime import GroupMime, GroupMimes
+from scheduler.content.mime import GroupMime, GroupMimes, unaddressable
 from scheduler.core.outcomes import Result, State
 from scheduler.errors import TransportError
-from scheduler.transports.base import FatalAfter, Transport
+from scheduler.transports.base import FatalAfter, Transport, answers_kept
 
 #: errors that no later message would escape (POSIX: disk full, quota, read-only, denied)
 _STOPS_THE_RUN = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES})
@@ -135,11 +136,22 @@ class OutboxTransport(Transport):
         """Each recipient's file, from the group's message built once."""
         mime: GroupMime = prepared if isinstance(prepared, GroupMime) else self.prepare(batch)
         messages = batch.messages()
-        payload = [
-            (self.root / outbox_name(m), mime.message(m, r.substitutions() if batch.personal else {}))
-            for m, r in zip(messages, batch.recipients, strict=True)
-        ]
-        return self.post_to_esp(payload, messages)
+        payload: list[tuple[Path, bytes]] = []
+        written: list[Outgoing] = []
+        refused: dict[int, Result] = {}
+        for i, (m, r) in enumerate(zip(messages, batch.recipients, strict=True)):
+            try:
+                data = mime.message(m, r.substitutions() if batch.personal else {})
+            except HeaderDefect as exc:
+                refused[i] = Result(m.entry_id or 0, State.FAILED, None, unaddressable(self.name, m.to_email, exc))
+                continue
+            payload.append((self.root / outbox_name(m), data))
+            written.append(m)
+        if not refused:
+            return self.post_to_esp(payload, messages)
+        with answers_kept(list(refused.values())):
+            answers = iter(self.post_to_esp(payload, written) if payload else [])
+        return [refused[i] if i in refused else next(answers) for i in range(len(messages))]
 
     @classmethod
     def from_config(cls, options: Any, base_dir: Path) -> OutboxTransport:

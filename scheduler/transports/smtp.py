@@ -25,6 +25,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
+from email.errors import HeaderDefect
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -32,7 +33,7 @@ from pydantic import Field, field_validator
 
 from scheduler.content.groups import Batch
 from scheduler.content.message import POLICY, Outgoing, to_email_message
-from scheduler.content.mime import GroupMime, GroupMimes
+from scheduler.content.mime import GroupMime, GroupMimes, unaddressable
 from scheduler.core.outcomes import Result, State
 from scheduler.errors import MissingSecret, TransportError
 from scheduler.transports.base import Settings, Transport, answers_kept, unsupported_feature
@@ -244,7 +245,10 @@ class SmtpTransport(Transport):
                     unsupported_feature("smtp", f"a non-ASCII address (server {self.settings.host} lacks SMTPUTF8)")
                 )
             options = ["SMTPUTF8", "BODY=8BITMIME"]
-            data = to_email_message(out).as_bytes(policy=_WIRE_UTF8)
+            try:
+                data = to_email_message(out).as_bytes(policy=_WIRE_UTF8)
+            except HeaderDefect as exc:
+                return State.FAILED, unaddressable(self.name, out.to_email, exc)
         try:
             code, resp = conn.mail(out.from_email, options)
             if code != 250:
