@@ -281,14 +281,32 @@ class LedgerQueries(WaitingQueries):
         """{stage: {state: n}} for one campaign year."""
         out: dict[str, dict[str, int]] = {}
         with self._read() as conn:
+            where = and_(LEDGER.c.campaign == campaign, LEDGER.c.year == year)
+            if self.engine.dialect.name == "sqlite" and self._mostly_this_year(conn, campaign, year):
+                # The state is in no index (each index costs every claim), so each entry
+                # is read from the table: in table order when this year is most of it,
+                # not one lookup per entry through the key (BENCHMARKS.md, status at a
+                # million: 0.35 s against 0.70 s for a million entries). `|| ''` and
+                # `+ 0` keep the planner off the key, as SQLite's docs suggest.
+                where = and_(LEDGER.c.campaign.concat("") == campaign, (LEDGER.c.year + 0) == year)
             rows = conn.execute(
                 select(LEDGER.c.stage, LEDGER.c.state, func.count())
-                .where(and_(LEDGER.c.campaign == campaign, LEDGER.c.year == year))
+                .where(where)
                 .group_by(LEDGER.c.stage, LEDGER.c.state)
             )
             for stage, state, n in rows:
                 out.setdefault(str(stage), {})[str(state)] = int(n)
         return out
+
+    @staticmethod
+    def _mostly_this_year(conn: Any, campaign: str, year: int) -> bool:
+        """Whether the year's entries are at least half the ledger: counted on the key
+        alone, never reading the table (a few milliseconds)."""
+        mine = conn.execute(
+            select(func.count()).select_from(LEDGER).where(and_(LEDGER.c.campaign == campaign, LEDGER.c.year == year))
+        ).scalar_one()
+        top = conn.execute(select(func.max(LEDGER.c.id))).scalar()
+        return bool(top) and 2 * int(mine) >= int(top)
 
     def reasons(self, campaign: str, year: int, stage: str, state: State, limit: int = 10) -> list[tuple[str, int]]:
         """Why entries ended in ``state``: each reason with its count, commonest first."""
