@@ -103,10 +103,11 @@ def make_message_id(campaign: str, year: int, stage: str, entry: int | str, doma
 
 
 #: RFC 5322 section 2.1.1: lines SHOULD be at most 78 characters and MUST be at most
-#: 998. The policy folds every header to 78 where it has somewhere to fold (whitespace,
-#: or an encoded word it may split); the bodies are quoted-printable. A header set raw
-#: (List-Unsubscribe) is written as given, never refolded.
-POLICY = email.policy.default.clone(max_line_length=78, refold_source="none")
+#: 998. The policy folds every header to 76 where it has somewhere to fold (whitespace,
+#: or an encoded word it may split), and the ``email`` package encodes the bodies
+#: quoted-printable to the same width, which RFC 2045 section 6.7 (5) requires be at
+#: most 76. A header set raw (List-Unsubscribe) is written as given, never refolded.
+POLICY = email.policy.default.clone(max_line_length=76, refold_source="none")
 
 
 def list_unsubscribe_field(value: str) -> str | None:

@@ -154,7 +154,7 @@ class GroupMime:
             # A header made from the envelope carries a recipient's value: never here
             # (the recipient fields are the four above), checked so it cannot go unseen.
             raise ValueError(f"{envelope.campaign}/{envelope.stage}: a recipient field outside the known headers")
-        self.max_line: int = POLICY.max_line_length or 78
+        self.max_line: int = POLICY.max_line_length or 76
 
     def _mark(self, part: str, prefix: str, personal: bool) -> str:
         """``part`` with each line that carries a placeholder replaced by a marker line,
