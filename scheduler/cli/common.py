@@ -11,17 +11,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from scheduler.config import DEFAULT_CONFIG, Config, load_config
-from scheduler.content.links import signer_for
-from scheduler.delivery.progress import Progress, print_summary
-from scheduler.delivery.runs import Delivery, ProgressHook, RunCounts
 from scheduler.errors import UsageError
 from scheduler.store import Store
-from scheduler.transports import make_transport
+
+if TYPE_CHECKING:
+    # Imported where they are used: a command that sends nothing (status, count) does
+    # not load the send pipeline (BENCHMARKS.md, status at a million).
+    from scheduler.delivery.progress import Progress
+    from scheduler.delivery.runs import Delivery, ProgressHook, RunCounts
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,6 +87,10 @@ def delivery(
     missing secret stops the command before it reads or writes anything.
     ``ephemeral_key``: a command that only shows messages may sign links with a
     throwaway key when none is set."""
+    from scheduler.content.links import signer_for
+    from scheduler.delivery.runs import Delivery
+    from scheduler.transports import make_transport
+
     # Every secret the command needs first, in this order: the signing key, the
     # transport's, then the database's (Config.database_url) as the store opens. Opening
     # creates a new database, so a command that cannot run leaves no empty one behind.
@@ -99,6 +105,8 @@ def sending() -> Iterator[Progress]:
     the send (templates, CLDR data, the ORM) set aside from the cyclic collector, which
     would otherwise walk all of it again for every few objects a recipient allocates
     (BENCHMARKS.md, SendGrid delivery)."""
+    from scheduler.delivery.progress import Progress
+
     gc.freeze()
     try:
         with Progress() as progress:
@@ -138,6 +146,8 @@ def print_counts(results: list[RunCounts]) -> None:
         click.echo("nothing due")
         return
     if sys.stdout.isatty():
+        from scheduler.delivery.progress import print_summary
+
         print_summary(results)
         return
     for r in results:

@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 
 from scheduler.cli.common import config_option, get_config, open_store, parse_now, utcnow
-from scheduler.delivery.letters import letter_lines
-from scheduler.delivery.report import plan_lines, status_lines
+from scheduler.delivery.report import letter_lines, plan_lines, status_lines
 
 
 @click.command()

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import html
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
@@ -32,6 +31,7 @@ from scheduler.core.dates import anniversary_number
 from scheduler.core.numbers import ordinal
 from scheduler.core.outcomes import State
 from scheduler.core.timing import format_duration
+from scheduler.delivery.headsup_due import HeadsUpDue, heads_up_at
 from scheduler.delivery.runs import Delivery
 from scheduler.errors import SchedulerError, TemplateProblem, TransportError
 from scheduler.store import Store
@@ -39,19 +39,6 @@ from scheduler.store import Store
 log = logging.getLogger(__name__)
 
 STAGE = "heads-up"
-
-
-@dataclass(frozen=True)
-class HeadsUpDue:
-    campaign: CampaignConfig
-    year: int
-    first: planner.Slot
-    at: datetime
-
-
-def heads_up_at(config: Config, campaign: CampaignConfig, year: int, zones: list[str]) -> HeadsUpDue:
-    first = planner.first_slot(campaign, year, zones)
-    return HeadsUpDue(campaign, year, first, first.due - timedelta(days=config.organizers.heads_up_days))
 
 
 def upcoming(config: Config, zones: list[str], now: datetime) -> list[HeadsUpDue]:

@@ -152,18 +152,3 @@ class LetterSender:
             stage=STAGE,
             reply_to=reply_to,
         )
-
-
-def letter_lines(config: Config, store: Store, now: datetime, year: int | None) -> list[str]:
-    """``status``'s lines for the statement for the record: per campaign with an action,
-    the letters written for the year and their deliveries to targets by state."""
-    lines = []
-    for campaign in config.campaign:
-        if campaign.action is None:
-            continue
-        chosen = campaign.resolve_year(year, now)
-        written = store.letters_count(campaign.id, chosen)
-        states = store.letter_delivery_counts(campaign.id, chosen)
-        shown = ", ".join(f"{states.get(s, 0)} {s}" for s in ("sent", "queued", "sending", "failed"))
-        lines.append(f"{campaign.id} {chosen} letters: {written} written; to targets: {shown}")
-    return lines

@@ -12,7 +12,7 @@ from scheduler.core import planning
 from scheduler.core.dates import anniversary_number
 from scheduler.core.numbers import ordinal
 from scheduler.core.outcomes import State
-from scheduler.delivery import headsup
+from scheduler.delivery.headsup_due import heads_up_at
 from scheduler.store import Store
 
 
@@ -137,7 +137,7 @@ def _plan_lines(config: Config, reads: _Reads, now: datetime, year: int | None) 
         for stage_id, states in sorted(counts.items()):
             lines.append(f"  ledger {stage_id}: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
         if config.organizers.emails:
-            due = headsup.heads_up_at(config, campaign, y, zones)
+            due = heads_up_at(config, campaign, y, zones)
             row = store.heads_up(campaign.id, y)
             done = f"{row['state']} {row['updated_at']:%Y-%m-%d %H:%M} UTC" if row else "not sent yet"
             lines.append(
@@ -148,4 +148,19 @@ def _plan_lines(config: Config, reads: _Reads, now: datetime, year: int | None) 
     last = store.last_run()
     if last:
         lines.append(f"last run: {last['command']} at {last['started_at']:%Y-%m-%d %H:%M} UTC: {last['summary']}")
+    return lines
+
+
+def letter_lines(config: Config, store: Store, now: datetime, year: int | None) -> list[str]:
+    """``status``'s lines for the statement for the record: per campaign with an action,
+    the letters written for the year and their deliveries to targets by state."""
+    lines = []
+    for campaign in config.campaign:
+        if campaign.action is None:
+            continue
+        chosen = campaign.resolve_year(year, now)
+        written = store.letters_count(campaign.id, chosen)
+        states = store.letter_delivery_counts(campaign.id, chosen)
+        shown = ", ".join(f"{states.get(s, 0)} {s}" for s in ("sent", "queued", "sending", "failed"))
+        lines.append(f"{campaign.id} {chosen} letters: {written} written; to targets: {shown}")
     return lines
