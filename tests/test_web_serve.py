@@ -37,6 +37,16 @@ def test_a_bad_bind_in_config_is_one_line_and_exit_2(run, project: Project) -> N
     assert result.stderr.count("\n") == 1 and "web.bind" in result.stderr and "everywhere" in result.stderr
 
 
+def test_a_port_in_use_is_one_line_and_exit_2(run) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("serve", "--bind", f"127.0.0.1:{port}")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"Error: --bind 127.0.0.1:{port}: cannot listen there (Address already in use)\n"
+
+
 def test_help_shows_an_example(run) -> None:
     out = run("serve", "--help").stdout
     assert "Example:\n      anniversary serve --config /etc/anniversary/config.toml\n" in out

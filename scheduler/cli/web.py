@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 
 import click
@@ -46,20 +47,36 @@ def serve(bind: str | None, config_path: Path | None) -> None:
     if root.level > logging.INFO:
         root.setLevel(logging.INFO)
     app = create_app(config, clock=utcnow)
+    # The socket is ours, opened before uvicorn starts, so a port in use is one line
+    # and exit 2 like any other bad --bind, not uvicorn's log and exit 3.
+    sock = _listen(host, port)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"serving {config.sender.public_url} at http://{shown}:{port}{base_path(config.sender.public_url)}/")
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        # X-Forwarded-For is read by the app itself, from trusted proxies only.
-        proxy_headers=False,
-        forwarded_allow_ips="",
-        server_header=False,
-        # An access log would keep every link's token; errors still go to the log.
-        access_log=False,
-        log_config=None,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            # X-Forwarded-For is read by the app itself, from trusted proxies only.
+            proxy_headers=False,
+            forwarded_allow_ips="",
+            server_header=False,
+            # An access log would keep every link's token; errors still go to the log.
+            access_log=False,
+            log_config=None,
+        )
     )
+    server.run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"--bind {host}:{port}: cannot listen there ({exc.strerror})") from None
+    sock.listen(2048)
+    return sock
 
 
 COMMANDS = [serve]
