@@ -308,6 +308,3 @@ def demo(csv_file: Path | None, folder: Path, config_path: Path | None) -> None:
     print_counts(pipeline.send_coming_year(now))
     click.echo(f"demo database: {demo_config.database_url.removeprefix('sqlite:///')}")
     click.echo(f"messages are in {demo_config.outbox_dir}")
-
-
-COMMANDS = [check, preview, send, send_test, run_due, resend, demo]

@@ -65,6 +65,3 @@ def heads_up(campaign_id: str, year: int | None, print_only: bool, config_path: 
     if not headsup.send_now(config, pipeline, campaign, y, now):
         raise UsageError(f"heads-up for {campaign.id} {y} not sent (see the log line above)")
     click.echo(f"heads-up for {campaign.id} {y} sent to {', '.join(config.organizers.emails)}")
-
-
-COMMANDS = [daemon, heads_up]

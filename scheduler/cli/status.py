@@ -43,6 +43,3 @@ def plan(now_text: str | None, config_path: Path | None) -> None:
     config = get_config(config_path)
     for line in plan_lines(config, open_store(config), parse_now(now_text)):
         click.echo(line)
-
-
-COMMANDS = [status, plan]

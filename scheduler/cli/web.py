@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import logging
-import socket
 from pathlib import Path
 
 import click
 
 from scheduler.cli.common import config_option, get_config, utcnow
-from scheduler.config.web import check_bind
+from scheduler.config.web import host_port
 from scheduler.errors import UsageError
 
 
 def split_bind(value: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:8080`` for IPv6) as uvicorn takes it."""
+    """``HOST:PORT`` as uvicorn takes it; a bad one is one UsageError line."""
     try:
-        check_bind(value)
+        return host_port(value)
     except ValueError as exc:
         raise UsageError(f"--bind: {exc}") from None
-    host, port = value.rsplit(":", 1)
-    return host.strip("[]"), int(port)
 
 
 @click.command()
@@ -39,6 +36,7 @@ def serve(bind: str | None, config_path: Path | None) -> None:
     """
     import uvicorn
 
+    from scheduler.studio.serve import open_socket
     from scheduler.web.app import base_path, create_app
 
     config = get_config(config_path)
@@ -51,7 +49,7 @@ def serve(bind: str | None, config_path: Path | None) -> None:
     # and exit 3: tried here first. Handing uvicorn an open socket instead measured a
     # steady 44 ms a request under load (BENCHMARKS.md, one-click under load; the
     # cause, likely Nagle's algorithm against delayed ACKs, was not pinned down).
-    _listen(host, port).close()
+    open_socket(host, port).close()
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"serving {config.sender.public_url} at http://{shown}:{port}{base_path(config.sender.public_url)}/")
     uvicorn.run(
@@ -66,18 +64,3 @@ def serve(bind: str | None, config_path: Path | None) -> None:
         access_log=False,
         log_config=None,
     )
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise UsageError(f"--bind {host}:{port}: cannot listen there ({exc.strerror})") from None
-    sock.listen(2048)
-    return sock
-
-
-COMMANDS = [serve]

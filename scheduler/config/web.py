@@ -25,6 +25,14 @@ def check_bind(value: str) -> str:
     return value
 
 
+def host_port(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8080`` for IPv6) as (host, port), checked by
+    :func:`check_bind` (ValueError saying what is allowed)."""
+    check_bind(value)
+    host, port = value.rsplit(":", 1)
+    return host.strip("[]"), int(port)
+
+
 class SendGridWebhookConfig(_Strict):
     #: SendGrid's Event Webhook verification key (base64 DER, "MFkwEwYH..."); not a secret
     public_key: str | None = None

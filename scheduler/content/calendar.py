@@ -30,8 +30,6 @@ PRODID = "-//anniversary-scheduler//Calendar invitation//EN"
 DURATION = timedelta(minutes=1)
 #: the reminder the calendar shows before it (VALARM, RFC 5545 section 3.6.6)
 ALARM_BEFORE = timedelta(minutes=5)
-#: the MIME type of the invitation part (RFC 5545 section 8.1; RFC 5546 section 2.4)
-MIME_TYPE = "text/calendar"
 
 # Short, plain words per language: the summary a calendar lists, and the description.
 # {title} is the campaign's title in that language, {ordinal} the anniversary's

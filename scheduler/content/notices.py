@@ -19,7 +19,6 @@ from scheduler.content.templates import RootedLoader, inline_css
 from scheduler.core.values import one_line
 from scheduler.errors import TemplateProblem
 
-KINDS = ("confirm", "already")
 PARTS = ("subject", "txt", "html")
 
 

@@ -27,7 +27,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from scheduler.config import Config
@@ -155,7 +155,3 @@ def _subject(subject: str) -> str:
     """What a form token is bound to (the page's own link token, which has dots), as a
     short digest; "-" for a form that belongs to no one yet (sign-up)."""
     return hashlib.sha256(subject.encode("utf-8", "surrogateescape")).hexdigest()[:16] if subject else "-"
-
-
-def utc_from_unix(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=UTC)

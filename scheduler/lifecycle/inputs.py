@@ -106,10 +106,6 @@ def region_field(value: str | None) -> str | None:
     return text
 
 
-def with_scheme(url: str | None) -> str | None:
-    return None if url is None else url[:500]
-
-
 def short(value: str | None, limit: int = 500) -> str | None:
     """Request metadata for the consent record: kept, but bounded."""
     return None if value is None else value[:limit]

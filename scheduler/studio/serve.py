@@ -11,7 +11,7 @@ from pathlib import Path
 
 import uvicorn
 
-from scheduler.config.web import check_bind
+from scheduler.config.web import host_port
 from scheduler.errors import UsageError
 from scheduler.studio.app import create_app
 
@@ -22,11 +22,9 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 def parse_bind(text: str) -> tuple[str, int]:
     """``HOST:PORT`` as (host, port); UsageError naming what is allowed."""
     try:
-        check_bind(text)
+        return host_port(text)
     except ValueError as exc:
         raise UsageError(f"--bind {exc}") from None
-    host, port = text.rsplit(":", 1)
-    return host.strip("[]"), int(port)
 
 
 def is_loopback(host: str) -> bool:
