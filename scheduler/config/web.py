@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ipaddress
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -76,6 +77,10 @@ class WebConfig(_Strict):
     templates: Path = Path("templates/lifecycle")
     signup_limits: SignupLimits = SignupLimits()
     sendgrid_webhook: SendGridWebhookConfig = SendGridWebhookConfig()
+
+    def purge_before(self, now: datetime) -> datetime:
+        """Sign-ups made before this and never confirmed are deleted."""
+        return now - timedelta(days=self.purge_pending_days)
 
     @field_validator("bind")
     @classmethod

@@ -296,4 +296,4 @@ class Lifecycle:
 
     def purge(self, now: datetime) -> int:
         """Delete sign-ups never confirmed within ``web.purge_pending_days``."""
-        return self.store.purge_pending(now - timedelta(days=self.config.web.purge_pending_days))
+        return self.store.purge_pending(self.config.web.purge_before(now))

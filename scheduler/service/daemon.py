@@ -35,7 +35,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
@@ -238,7 +238,7 @@ class Daemon:
                 self.run_due(now)
             # Sign-ups never confirmed are deleted (README: The web app): the daemon is
             # the process that is always running, so the web app need not be.
-            purged = self.store.purge_pending(now - timedelta(days=self.config.web.purge_pending_days))
+            purged = self.store.purge_pending(self.config.web.purge_before(now))
             if purged:
                 log.info("deleted %d sign-up(s) never confirmed", purged)
             # Letters a target's hourly limit held back go out here, in order (README:
