@@ -183,9 +183,9 @@ class LifecycleQueries(StoreBase):
         with self._read() as conn:
             return set(conn.execute(select(SUPPRESSION.c.email_hash)).scalars())
 
-    def suppression_size(self) -> int:
+    def has_suppressions(self) -> bool:
         with self._read() as conn:
-            return len(conn.execute(select(SUPPRESSION.c.email_hash).limit(1)).all())
+            return conn.execute(select(SUPPRESSION.c.email_hash).limit(1)).first() is not None
 
     def person(self, email_key: str) -> dict[str, Any] | None:
         """Everything stored about one address: the profile with its consent record, and

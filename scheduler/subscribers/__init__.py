@@ -55,7 +55,7 @@ def suppression_check(config: Config, store: Store) -> Callable[[str], bool]:
     keyed hash under any signing key, current or previous, is there. The list is read
     once, whole (hashes only), so an import asks no query per row; an empty list needs
     no key at all."""
-    if not store.suppression_size():
+    if not store.has_suppressions():
         return nobody
     from scheduler.content.tokens import Keyring
 
