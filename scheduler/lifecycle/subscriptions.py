@@ -60,6 +60,16 @@ class Profile:
     actions: tuple[tuple[str, str], ...] = ()
 
 
+def _consent(ip: str | None, user_agent: str | None, page: str | None, wording: str) -> dict[str, str | None]:
+    """A sign-up's consent record, each field bounded (GDPR Art. 7(1))."""
+    return {
+        "consent_ip": short(ip, 64),
+        "consent_user_agent": short(user_agent),
+        "consent_page": short(page),
+        "consent_wording": short(wording, 100),
+    }
+
+
 def _page_zones() -> list[str]:
     zones = {
         z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "posix/", "right/", "SystemV/"))
@@ -149,12 +159,7 @@ class Lifecycle:
             raise RateLimited("this address", wait)
         if wait := self._per_address.hit(key, now):
             raise RateLimited("this email address", wait)
-        consent = {
-            "consent_ip": short(req.ip, 64),
-            "consent_user_agent": short(req.user_agent),
-            "consent_page": short(req.page_url),
-            "consent_wording": short(req.wording, 100),
-        }
+        consent = _consent(req.ip, req.user_agent, req.page_url, req.wording)
         seen = self.store.signup({"email": email, "name": name, "language": language, "timezone": zone}, consent, now)
         if seen.was is Status.ACTIVE:
             # Already subscribed: one notice a day at most, with their preferences link.
@@ -284,13 +289,7 @@ class Lifecycle:
             "language": profile.language,
             "timezone": profile.timezone,
         }
-        consent = {
-            "consent_ip": short(ip, 64),
-            "consent_user_agent": short(user_agent),
-            "consent_page": short(page_url),
-            "consent_wording": short(wording, 100),
-        }
-        self.store.signup(person, consent, now)
+        self.store.signup(person, _consent(ip, user_agent, page_url, wording), now)
         self._send("confirm", profile.subscriber_id, now)
         return profile
 
